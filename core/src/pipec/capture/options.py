@@ -1,0 +1,242 @@
+"""ClearML step and pipeline options, normalised into IR policies.
+
+One place turns the many accepted shapes of ClearML's arguments (a metric pair or
+a pair of pairs, a name or a rename pair, an int or a callable) into plain IR
+data, for decorators and controllers alike.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import cloudpickle
+
+from pipec.errors import CaptureError, display_path
+from pipec.ir import (
+    CallableSpec,
+    DockerSpec,
+    LoopSpec,
+    MetricSelector,
+    RenamePair,
+    RepoSpec,
+    SourceLocation,
+    StepPolicies,
+)
+
+CONTINUE_KEYS = (
+    "continue_on_fail",
+    "continue_on_abort",
+    "skip_children_on_fail",
+    "skip_children_on_abort",
+)
+
+
+def callable_spec(fn: Callable[..., Any], option: str, where: SourceLocation) -> CallableSpec:
+    """Carry a user callable by value (cloudpickle), with where it is defined."""
+    from pipec.capture.source import function_source
+
+    try:
+        pickled = base64.b64encode(cloudpickle.dumps(fn)).decode()
+    except Exception as exc:
+        raise CaptureError(f"{option}: cannot serialise {fn!r}: {exc}", where) from exc
+    code = getattr(fn, "__code__", None)
+    location = (
+        SourceLocation(file=display_path(code.co_filename), line=code.co_firstlineno)
+        if code is not None
+        else None
+    )
+    try:
+        source = function_source(fn).source
+    except Exception:
+        source = None
+    return CallableSpec(
+        qualname=getattr(fn, "__qualname__", repr(fn)),
+        location=location,
+        source=source,
+        pickled=pickled,
+    )
+
+
+def optional_callable(
+    fn: Callable[..., Any] | None, option: str, where: SourceLocation
+) -> CallableSpec | None:
+    if fn is None:
+        return None
+    if not callable(fn):
+        raise CaptureError(f"{option} must be callable, got {type(fn).__name__}", where)
+    return callable_spec(fn, option, where)
+
+
+def retry_policy(value: Any, where: SourceLocation) -> int | CallableSpec | None:
+    if value is None or isinstance(value, CallableSpec):
+        return value
+    if isinstance(value, bool) or not (isinstance(value, int) or callable(value)):
+        raise CaptureError(
+            f"retry_on_failure must be an int or a callable (pipeline, node, retries) -> bool, "
+            f"got {value!r}",
+            where,
+        )
+    return value if isinstance(value, int) else callable_spec(value, "retry_on_failure", where)
+
+
+def parse_monitor_metrics(
+    entries: Sequence[Any] | None, where: SourceLocation
+) -> list[MetricSelector]:
+    """`[(title, series)]` or `[((title, series), (target_title, target_series))]`."""
+    out = []
+    for entry in entries or []:
+        pair = tuple(entry)
+        if len(pair) == 2 and all(isinstance(p, str) for p in pair):
+            src = dst = pair
+        elif len(pair) == 2 and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pair):
+            src, dst = tuple(pair[0]), tuple(pair[1])
+        else:
+            raise CaptureError(
+                f"monitor_metrics entry {entry!r} must be (title, series) or "
+                "((title, series), (target_title, target_series))",
+                where,
+            )
+        out.append(
+            MetricSelector(title=src[0], series=src[1], target_title=dst[0], target_series=dst[1])
+        )
+    return out
+
+
+def parse_rename_pairs(
+    entries: Sequence[Any] | None, option: str, where: SourceLocation
+) -> list[RenamePair]:
+    """`['name']` or `[('source', 'target')]`."""
+    out = []
+    for entry in entries or []:
+        if isinstance(entry, str):
+            out.append(RenamePair(source=entry, target=entry))
+        elif isinstance(entry, (tuple, list)) and len(entry) == 2:
+            out.append(RenamePair(source=str(entry[0]), target=str(entry[1])))
+        else:
+            raise CaptureError(
+                f"{option} entry {entry!r} must be a name or (source, target)", where
+            )
+    return out
+
+
+def parse_continue_behaviour(
+    value: dict[str, Any] | None, where: SourceLocation
+) -> dict[str, bool] | None:
+    """ClearML semantics: keys missing from a given dict default to True."""
+    if value is None:
+        return None
+    unknown = set(value) - set(CONTINUE_KEYS)
+    if unknown:
+        raise CaptureError(
+            f"continue_behaviour has unknown keys {sorted(unknown)}; "
+            f"allowed: {list(CONTINUE_KEYS)}",
+            where,
+        )
+    return {key: bool(value.get(key, True)) for key in CONTINUE_KEYS}
+
+
+def parse_packages(value: Any) -> list[str] | str | bool | None:
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    return [str(p) for p in value]
+
+
+def parse_tags(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(t) for t in value]
+
+
+def jsonable_options(where: SourceLocation, **options: Any) -> dict[str, Any]:
+    """Options kept verbatim; they must be JSON data, and unset ones are left out."""
+    import json
+
+    out = {}
+    for key, value in options.items():
+        if value is None:
+            continue
+        try:
+            json.dumps(value)
+        except TypeError as exc:
+            raise CaptureError(
+                f"{key} must be JSON data (dict/list/str/number): {exc}", where
+            ) from exc
+        out[key] = value
+    return out
+
+
+def step_policies(
+    where: SourceLocation,
+    *,
+    cache: bool = False,
+    continue_on_fail: bool = False,
+    continue_behaviour: dict[str, Any] | None = None,
+    retry_on_failure: Any = None,
+    time_limit: float | None = None,
+    execution_queue: str | None = None,
+    task_type: Any = None,
+    packages: Any = None,
+    docker: str | None = None,
+    docker_args: str | None = None,
+    docker_bash_setup_script: str | None = None,
+    repo: str | None = None,
+    repo_branch: str | None = None,
+    repo_commit: str | None = None,
+    monitor_metrics: Sequence[Any] | None = None,
+    monitor_artifacts: Sequence[Any] | None = None,
+    monitor_models: Sequence[Any] | None = None,
+    pre_execute_callback: Callable[..., Any] | None = None,
+    post_execute_callback: Callable[..., Any] | None = None,
+    status_change_callback: Callable[..., Any] | None = None,
+    tags: str | Sequence[str] | None = None,
+    output_uri: str | bool | None = None,
+    draft: bool | None = False,
+    working_dir: str | None = None,
+    stage: str | None = None,
+    loop_condition: Callable[..., Any] | None = None,
+    loop_body: Sequence[str] | None = None,
+    max_loop_iterations: int = 10,
+    **options: Any,
+) -> StepPolicies:
+    loop = None
+    if loop_condition is not None or loop_body:
+        if loop_condition is None or not loop_body:
+            raise CaptureError("loop_condition and loop_body must be given together", where)
+        loop = LoopSpec(
+            condition=callable_spec(loop_condition, "loop_condition", where),
+            body=list(loop_body),
+            max_iterations=max_loop_iterations,
+        )
+    return StepPolicies(
+        cache=bool(cache),
+        continue_on_fail=bool(continue_on_fail),
+        continue_behaviour=parse_continue_behaviour(continue_behaviour, where),
+        retry_on_failure=retry_policy(retry_on_failure, where),
+        time_limit=time_limit,
+        execution_queue=execution_queue,
+        task_type=str(task_type) if task_type is not None else None,
+        packages=parse_packages(packages),
+        docker=DockerSpec(
+            image=docker, args=docker_args, bash_setup_script=docker_bash_setup_script
+        ),
+        repo=RepoSpec(url=repo, branch=repo_branch, commit=repo_commit),
+        monitor_metrics=parse_monitor_metrics(monitor_metrics, where),
+        monitor_artifacts=parse_rename_pairs(monitor_artifacts, "monitor_artifacts", where),
+        monitor_models=parse_rename_pairs(monitor_models, "monitor_models", where),
+        pre_execute_callback=optional_callable(pre_execute_callback, "pre_execute_callback", where),
+        post_execute_callback=optional_callable(
+            post_execute_callback, "post_execute_callback", where
+        ),
+        status_change_callback=optional_callable(
+            status_change_callback, "status_change_callback", where
+        ),
+        tags=parse_tags(tags),
+        output_uri=output_uri,
+        draft=draft,
+        working_dir=working_dir,
+        stage=stage,
+        loop=loop,
+        options=jsonable_options(where, **options),
+    )

@@ -1,0 +1,198 @@
+"""Capture mode: run a user's pipeline file as a script and record its pipelines.
+
+ClearML users build controllers and call pipeline functions under
+`if __name__ == "__main__":`, so the file runs as `__main__`. There, calling a
+`@pipeline` function or `PipelineController.start()` / `start_locally()` records
+the pipeline and stops the script, much as ClearML's remote start stops the local
+process. Pipelines defined at module level but never started are found too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib.util
+import io
+import os
+import sys
+import sysconfig
+import traceback
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipec.errors import (
+    CaptureError,
+    PipelineError,
+    UsageError,
+    _is_pipec_frame,
+    display_path,
+)
+from pipec.ir import Pipeline, SourceLocation
+
+
+class PipelineRecorded(BaseException):
+    """Stops the user's script once its pipeline is recorded (not an error)."""
+
+
+@dataclass
+class CaptureSession:
+    path: str
+    pipelines: dict[str, Pipeline] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    lazy: dict[str, Callable[[], Pipeline]] = field(default_factory=dict)
+
+    def record(self, pipeline: Pipeline, *aliases: str) -> None:
+        self.pipelines[pipeline.name] = pipeline
+        for alias in aliases:
+            self.aliases[alias] = pipeline.name
+
+    def names(self) -> list[str]:
+        return list(dict.fromkeys([*self.pipelines, *self.lazy]))
+
+    def get(self, name: str) -> Pipeline | None:
+        name = self.aliases.get(name, name)
+        if name not in self.pipelines and name in self.lazy:
+            self.pipelines[name] = self.lazy[name]()
+        return self.pipelines.get(name)
+
+
+_SESSION: contextvars.ContextVar[CaptureSession | None] = contextvars.ContextVar(
+    "pipec_capture_session", default=None
+)
+
+
+def active_session() -> CaptureSession | None:
+    return _SESSION.get()
+
+
+def pipeline_called(pipeline: Pipeline, *aliases: str) -> Any:
+    """A pipeline was started by the user's script: record it in capture mode."""
+    session = active_session()
+    if session is None:
+        raise PipelineError(
+            f"pipeline {pipeline.name!r} was captured, but this version of pipec has no run "
+            "targets yet: use `pipec inspect`, `pipec graph` or `pipec compile` on this file",
+            pipeline.source,
+        )
+    session.record(pipeline, *aliases)
+    raise PipelineRecorded
+
+
+_LIBRARY_DIRS = tuple(
+    os.path.abspath(p)
+    for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
+              sysconfig.get_paths()["platlib"]}
+)  # fmt: skip
+
+
+def user_exception(exc: BaseException, doing: str) -> CaptureError:
+    """An exception from the user's code, pointed at the user's own line."""
+    location = None
+    for entry in traceback.extract_tb(exc.__traceback__):
+        path = os.path.abspath(entry.filename)
+        if entry.lineno is None or path.startswith(_LIBRARY_DIRS) or "<" in entry.filename:
+            continue
+        if not _is_pipec_path(path):
+            location = SourceLocation(file=display_path(entry.filename), line=entry.lineno)
+    return CaptureError(f"{type(exc).__name__}: {exc} ({doing})", location)
+
+
+def _is_pipec_path(path: str) -> bool:
+    fake = types.SimpleNamespace(f_code=types.SimpleNamespace(co_filename=path))
+    return _is_pipec_frame(fake)  # type: ignore[arg-type]
+
+
+def resolve_path(target: str) -> str:
+    """PATH is a .py file or an importable `module.path`."""
+    if target.endswith(".py") or os.sep in target:
+        if not os.path.isfile(target):
+            raise UsageError(f"no such file: {target}")
+        return os.path.abspath(target)
+    try:
+        spec = importlib.util.find_spec(target)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        raise UsageError(f"{target!r} is neither a .py file nor an importable module")
+    return os.path.abspath(spec.origin)
+
+
+def capture_file(path: str) -> CaptureSession:
+    """Run the file in capture mode and collect its pipelines (nothing runs)."""
+    from pipec.capture.controller import PipelineController
+
+    session = CaptureSession(path=path)
+    with open(path, encoding="utf-8") as handle:
+        source = handle.read()
+    try:
+        code = compile(source, path, "exec")
+    except SyntaxError as exc:
+        raise CaptureError(
+            f"SyntaxError: {exc.msg}",
+            SourceLocation(file=display_path(path), line=exc.lineno or 1),
+        ) from exc
+    module = types.ModuleType("__main__")
+    module.__file__ = path
+    saved = sys.modules.get("__main__"), list(sys.argv), list(sys.path)
+    sys.modules["__main__"], sys.argv = module, [path]
+    sys.path.insert(0, os.path.dirname(path))
+    token = _SESSION.set(session)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(code, module.__dict__)
+    except PipelineRecorded:
+        pass
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise CaptureError(f"the script exited with status {exc.code}") from exc
+    except PipelineError:
+        raise
+    except Exception as exc:
+        raise user_exception(exc, "while running the pipeline file") from exc
+    finally:
+        _SESSION.reset(token)
+        sys.modules["__main__"], sys.argv[:], sys.path[:] = saved[0], saved[1], saved[2]  # type: ignore[assignment]
+    for var, obj in list(module.__dict__.items()):
+        spec = getattr(obj, "_pipec_pipeline", None)
+        if spec is not None:
+            session.aliases[var] = spec.name
+            if spec.name not in session.pipelines:
+                session.lazy[spec.name] = _capture_uncalled(spec)
+        elif isinstance(obj, PipelineController):
+            session.aliases[var] = obj.name
+            if obj.name not in session.pipelines:
+                session.lazy[obj.name] = obj.to_ir
+    return session
+
+
+def _capture_uncalled(spec: Any) -> Callable[[], Pipeline]:
+    def capture() -> Pipeline:
+        token = _SESSION.set(None)
+        try:
+            return spec.capture((), {})
+        finally:
+            _SESSION.reset(token)
+
+    return capture
+
+
+def load_pipeline(target: str) -> Pipeline:
+    """`PATH[:NAME]` -> the captured pipeline (NAME is required when a file has several)."""
+    path_part, _, name = target.partition(":") if ":" in target[2:] else (target, "", "")
+    session = capture_file(resolve_path(path_part))
+    names = session.names()
+    if not names:
+        raise CaptureError(f"no pipeline found in {path_part}")
+    if not name:
+        if len(names) > 1:
+            raise UsageError(
+                f"{path_part} defines several pipelines ({', '.join(names)}): pick one with "
+                f"{path_part}:NAME"
+            )
+        name = names[0]
+    pipeline = session.get(name)
+    if pipeline is None:
+        raise UsageError(f"no pipeline named {name!r} in {path_part}; found: {', '.join(names)}")
+    return pipeline

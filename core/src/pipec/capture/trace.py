@@ -1,0 +1,322 @@
+"""Tracing a decorator pipeline into a static graph.
+
+The pipeline function is called with symbolic parameters. A component call
+records a step and returns `Deferred` outputs. Whatever the logic does with a
+deferred value (arithmetic, formatting, indexing, attribute access, calling a
+method) becomes an `Expr` the runtime evaluates later with real values. Only
+control flow that decides *which steps run* from such a value cannot be static:
+the decision is remembered, and if another component is called after it the
+trace stops with an error that points at the decision.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextvars
+import json
+import math
+import operator
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import cloudpickle
+
+from pipec.errors import CaptureError, caller_location
+from pipec.ir import (
+    Expr,
+    LiteralValue,
+    OutputRef,
+    ParamRef,
+    PickledValue,
+    SourceLocation,
+    Step,
+    Template,
+    Value,
+    iter_refs,
+)
+
+_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
+_MARK_RE = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_CLOSE}")
+
+
+@dataclass
+class Decision:
+    """A place where the logic used a step value to choose what happens next."""
+
+    what: str
+    value: Value
+    location: SourceLocation
+
+
+@dataclass
+class Trace:
+    """The state of one decorator pipeline being traced."""
+
+    pipeline: str
+    steps: list[Step] = field(default_factory=list)
+    formatted: list[Value] = field(default_factory=list)
+    decision: Decision | None = None
+    components: dict[str, None] = field(default_factory=dict)
+
+    def unique_name(self, base: str) -> str:
+        """ClearML's naming: a component called again becomes `name_1`, `name_2`, ..."""
+        taken = {s.name for s in self.steps}
+        name, counter = base, 1
+        while name in taken:
+            name, counter = f"{base}_{counter}", counter + 1
+        return name
+
+    def check_static(self, component: str, location: SourceLocation) -> None:
+        """Called before each component call: a pending value-based decision is fatal."""
+        if self.decision is None:
+            return
+        d = self.decision
+        raise CaptureError(
+            f"the pipeline logic makes a {d.what} on {describe(d.value)} and then calls "
+            f"component {component!r} (at {location}): which steps run would depend on a "
+            "step's value, and a static pipeline graph cannot express that. Move this "
+            "decision into a component, or run the pipeline on a target that executes "
+            "the pipeline logic itself (`pipec run --target local` or `debug`).",
+            d.location,
+        )
+
+
+_ACTIVE: contextvars.ContextVar[Trace | None] = contextvars.ContextVar("pipec_trace", default=None)
+
+
+def active_trace() -> Trace | None:
+    return _ACTIVE.get()
+
+
+def start_trace(trace: Trace) -> contextvars.Token[Trace | None]:
+    return _ACTIVE.set(trace)
+
+
+def end_trace(token: contextvars.Token[Trace | None]) -> None:
+    _ACTIVE.reset(token)
+
+
+def describe(value: Value) -> str:
+    """A human name for the step values inside a deferred value."""
+    names = []
+    for ref in iter_refs(value):
+        if isinstance(ref, OutputRef):
+            names.append(f"output {ref.name!r} of step {ref.step!r}")
+        elif isinstance(ref, ParamRef):
+            names.append(f"pipeline parameter {ref.name!r}")
+    return " and ".join(dict.fromkeys(names)) or "a step value"
+
+
+# ---------------------------------------------------------------- deferred values
+
+
+def _expr(op: str, *args: Any, **kwargs: Any) -> Deferred:
+    return Deferred(
+        Expr(
+            op=op,
+            args=[to_value(a) for a in args],
+            kwargs={k: to_value(v) for k, v in kwargs.items()},
+        )
+    )
+
+
+class Deferred:
+    """A value known only when the pipeline runs: a step output or an expression over one."""
+
+    __slots__ = ("_pipec_value",)
+
+    def __init__(self, value: Value) -> None:
+        object.__setattr__(self, "_pipec_value", value)
+
+    # -- decisions: the logic needs the concrete value now
+    def _decide(self, what: str) -> None:
+        trace = active_trace()
+        if trace is not None and trace.decision is None:
+            trace.decision = Decision(
+                what=what, value=self._pipec_value, location=caller_location()
+            )
+
+    def __bool__(self) -> bool:
+        self._decide("truth test")
+        return True
+
+    def __iter__(self) -> Iterator[Deferred]:
+        self._decide("loop")
+        return iter([_expr("getitem", self, 0)])
+
+    def __len__(self) -> int:
+        self._decide("len()")
+        return 1
+
+    def __index__(self) -> int:
+        self._decide("use as an index")
+        return 0
+
+    def __int__(self) -> int:
+        self._decide("conversion to int")
+        return 0
+
+    def __float__(self) -> float:
+        self._decide("conversion to float")
+        return 0.0
+
+    def __contains__(self, item: Any) -> bool:
+        self._decide("membership test")
+        return True
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # -- text: a marker that becomes a format expression when it reaches the IR
+    def __format__(self, spec: str) -> str:
+        value = Expr(op="format", args=[self._pipec_value, LiteralValue(value=spec)])
+        return _marker(value)
+
+    def __str__(self) -> str:
+        return _marker(Expr(op="str", args=[self._pipec_value]))
+
+    def __repr__(self) -> str:
+        return _marker(Expr(op="repr", args=[self._pipec_value]))
+
+    # -- access and calls
+    def __getattr__(self, name: str) -> Deferred:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _expr("getattr", self, name)
+
+    def __getitem__(self, key: Any) -> Deferred:
+        return _expr("getitem", self, key)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Deferred:
+        return _expr("call", self, *args, **kwargs)
+
+    # -- mutation in the logic rebinds this value to the mutated one
+    def __setitem__(self, key: Any, value: Any) -> None:
+        object.__setattr__(self, "_pipec_value", _expr("setitem", self, key, value)._pipec_value)
+
+    def __delitem__(self, key: Any) -> None:
+        object.__setattr__(self, "_pipec_value", _expr("delitem", self, key)._pipec_value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, "_pipec_value", _expr("setattr", self, name, value)._pipec_value)
+
+
+_BINARY = ["add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "lshift",
+           "rshift", "and", "or", "xor"]  # fmt: skip
+_COMPARE = ["lt", "le", "eq", "ne", "gt", "ge"]
+_UNARY = ["neg", "pos", "invert", "abs"]
+
+
+def _install_operators() -> None:
+    def binary(op: str) -> Any:
+        return lambda self, other: _expr(op, self, other)
+
+    def reflected(op: str) -> Any:
+        return lambda self, other: _expr(op, other, self)
+
+    def unary(op: str) -> Any:
+        return lambda self: _expr(op, self)
+
+    for op in _BINARY:
+        setattr(Deferred, f"__{op}__", binary(op))
+        setattr(Deferred, f"__r{op}__", reflected(op))
+    for op in _COMPARE:
+        setattr(Deferred, f"__{op}__", binary(op))
+    for op in _UNARY:
+        setattr(Deferred, f"__{op}__", unary(op))
+
+
+_install_operators()
+
+OPERATORS: dict[str, Any] = {
+    **{op: getattr(operator, f"{op}_" if op in ("and", "or") else op) for op in _BINARY},
+    **{op: getattr(operator, op) for op in _COMPARE},
+    **{op: getattr(operator, op) for op in ("neg", "pos", "invert", "abs")},
+}
+"""The operator behind each arithmetic/comparison `Expr.op` (for whoever evaluates them)."""
+
+
+def _marker(value: Value) -> str:
+    trace = active_trace()
+    if trace is None:
+        raise CaptureError("a deferred step value was formatted outside a pipeline trace")
+    trace.formatted.append(value)
+    return f"{_MARK_OPEN}{len(trace.formatted) - 1}{_MARK_CLOSE}"
+
+
+# ---------------------------------------------------------------- python -> IR value
+
+
+def _is_exact_json(obj: Any) -> bool:
+    kind = type(obj)
+    if obj is None or kind in (bool, int, str):
+        return True
+    if kind is float:
+        return math.isfinite(obj)
+    if kind is list:
+        return all(_is_exact_json(x) for x in obj)
+    if kind is dict:
+        return all(type(k) is str and _is_exact_json(v) for k, v in obj.items())
+    return False
+
+
+def _has_deferred(obj: Any) -> bool:
+    if isinstance(obj, Deferred):
+        return True
+    if isinstance(obj, str):
+        return _MARK_OPEN in obj
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return any(_has_deferred(x) for x in obj)
+    if isinstance(obj, dict):
+        return any(_has_deferred(k) or _has_deferred(v) for k, v in obj.items())
+    return False
+
+
+def literal(obj: Any) -> Value:
+    """A plain Python value as IR: JSON when exact, a tuple expression, else cloudpickle."""
+    if _is_exact_json(obj):
+        return LiteralValue(value=obj)
+    if type(obj) is tuple:
+        return Expr(op="tuple", args=[literal(x) for x in obj])
+    try:
+        data = cloudpickle.dumps(obj)
+    except Exception as exc:
+        raise CaptureError(f"cannot serialise argument {obj!r}: {exc}", caller_location()) from exc
+    return PickledValue(data=base64.b64encode(data).decode(), type_name=type(obj).__qualname__)
+
+
+def to_value(obj: Any) -> Value:
+    """Any value the pipeline logic passes around, deferred parts kept symbolic."""
+    if isinstance(obj, Deferred):
+        return obj._pipec_value
+    if not _has_deferred(obj):
+        return literal(obj)
+    if isinstance(obj, str):
+        return _template(obj)
+    if isinstance(obj, dict):
+        flat = [to_value(x) for pair in obj.items() for x in pair]
+        return Expr(op="dict", args=flat)
+    kind = {list: "list", tuple: "tuple", set: "set", frozenset: "frozenset"}[type(obj)]
+    return Expr(op=kind, args=[to_value(x) for x in obj])
+
+
+def _template(text: str) -> Value:
+    trace = active_trace()
+    assert trace is not None
+    parts: list[str | Value] = []
+    pos = 0
+    for match in _MARK_RE.finditer(text):
+        if match.start() > pos:
+            parts.append(text[pos : match.start()])
+        parts.append(trace.formatted[int(match.group(1))])
+        pos = match.end()
+    if pos < len(text):
+        parts.append(text[pos:])
+    return Template(parts=parts)
+
+
+def json_or_none(obj: Any) -> Any:
+    """A value as JSON data when it has an exact JSON form, for display."""
+    return obj if _is_exact_json(obj) else json.loads(json.dumps(repr(obj)))

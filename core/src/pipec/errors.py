@@ -1,0 +1,89 @@
+"""Errors that point at the user's code.
+
+Every mistake in a pipeline is reported as `file:line: message`, once, before
+anything runs, so the user can jump straight to it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Iterable
+from types import FrameType
+
+from pipec.ir import SourceLocation
+
+
+class PipelineError(Exception):
+    """One problem in a pipeline, at a place in the user's code."""
+
+    def __init__(self, message: str, location: SourceLocation | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class CaptureError(PipelineError):
+    """The pipeline could not be captured (the user's script failed or a trace stopped)."""
+
+
+class ValidationError(PipelineError):
+    """The pipeline was captured but is not valid."""
+
+
+class PipelineErrors(Exception):
+    """Several independent problems, reported together."""
+
+    def __init__(self, errors: Iterable[PipelineError]) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+def display_path(path: str) -> str:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def location_of(frame: FrameType) -> SourceLocation:
+    return SourceLocation(file=display_path(frame.f_code.co_filename), line=frame.f_lineno)
+
+
+_PIPEC_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def caller_location() -> SourceLocation:
+    """The line of user code that called into pipec."""
+    return location_of(caller_frame())
+
+
+def caller_frame() -> FrameType:
+    """The innermost frame outside pipec itself."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and _is_pipec_frame(frame):
+        frame = frame.f_back
+    return frame
+
+
+def _is_pipec_frame(frame: FrameType) -> bool:
+    return os.path.abspath(frame.f_code.co_filename).startswith(_PIPEC_DIR + os.sep)
+
+
+def user_location_of_exception(exc: BaseException, user_files: set[str]) -> SourceLocation | None:
+    """The innermost traceback line inside one of the user's files."""
+    found = None
+    for entry in traceback.extract_tb(exc.__traceback__):
+        if os.path.abspath(entry.filename) in user_files and entry.lineno is not None:
+            found = SourceLocation(file=display_path(entry.filename), line=entry.lineno)
+    return found
+
+
+class UsageError(Exception):
+    """The command was called wrongly (exit code 2), as opposed to an invalid pipeline."""
