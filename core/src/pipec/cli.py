@@ -186,7 +186,9 @@ def task_register(
 @task_app.command("list")
 def task_list() -> None:
     """List registered task templates."""
-    table = Table("project", "name", "script", "id")
+    table = Table("project", "name")
+    table.add_column("script", overflow="fold")
+    table.add_column("id", no_wrap=True, min_width=32)
     for t in templates.registered():
         table.add_row(t.project, t.name, t.script, t.id)
     out.print(table)

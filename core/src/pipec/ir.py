@@ -322,6 +322,10 @@ class ControllerCode(_Model):
     hash: str
     components: list[str] = Field(default_factory=list)
     return_value: Value | None = None
+    """The returned value as an expression of step outputs, when the trace could tell."""
+    decisions: list[SourceLocation] = Field(default_factory=list)
+    """Lines where the logic branches on run-time values after its last step: only a
+    replay of the logic with real values gives its prints, asserts and return value."""
 
 
 class PipelinePolicies(_Model):

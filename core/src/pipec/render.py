@@ -75,7 +75,7 @@ def _edge_labels(pipeline: Pipeline) -> dict[tuple[str, str], list[str]]:
 def _node_ids(pipeline: Pipeline) -> dict[str, str]:
     ids: dict[str, str] = {}
     for step in pipeline.steps:
-        base = re.sub(r"\W", "_", step.name) or "step"
+        base = "s_" + re.sub(r"\W", "_", step.name)  # prefixed: never a Mermaid keyword
         candidate, n = base, 1
         while candidate in ids.values():
             candidate, n = f"{base}_{n}", n + 1
@@ -106,7 +106,7 @@ def mermaid(pipeline: Pipeline) -> str:
 
 def dot(pipeline: Pipeline) -> str:
     def quote(s: str) -> str:
-        return json.dumps(s)
+        return json.dumps(s, ensure_ascii=False)
 
     lines = [
         f"digraph {quote(pipeline.name)} {{",

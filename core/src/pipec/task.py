@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from pipec import templates
+from pipec.capture.session import active_session
 from pipec.errors import caller_frame, display_path
 
 
@@ -110,7 +111,7 @@ class Task:
     ) -> Task:
         task = cls(project_name, task_name, task_type)
         task.script = caller_frame().f_code.co_filename
-        if templates.find_task_init(task.script) is not None:
+        if active_session() is None and templates.find_task_init(task.script) is not None:
             task.template = templates.register(task.script)
         cls._current = task
         return task

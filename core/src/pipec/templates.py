@@ -84,7 +84,7 @@ def find_task_init(script: str | Path) -> TaskTemplate | None:
                 project=project,
                 name=name,
                 script=path,
-                task_type=literal.get("task_type"),
+                task_type=literal.get("task_type", "training"),  # Task.init's default
                 line=node.lineno,
             )
     return None

@@ -139,7 +139,8 @@ def _check_code(step: Step) -> list[ValidationError]:
         return []
     errors = []
     allowed = {code.entrypoint, *(h.name for h in code.helpers)}
-    pieces = [(code.source, step.definition, f"component {step.name!r}")]
+    kind = "component" if step.kind == "component" else "function step"
+    pieces = [(code.source, step.definition, f"{kind} {step.name!r}")]
     pieces += [
         (h.source, h.location, f"helper {h.name!r} of step {step.name!r}") for h in code.helpers
     ]
@@ -175,6 +176,9 @@ def _check_cycles(steps: dict[str, Step]) -> list[ValidationError]:
         sorter.prepare()
     except graphlib.CycleError as exc:
         cycle = list(dict.fromkeys(exc.args[1]))
+        order = list(steps)
+        start = min(range(len(cycle)), key=lambda i: order.index(cycle[i]))
+        cycle = cycle[start:] + cycle[:start]  # reported at the first-added step of the cycle
         first = steps[cycle[0]]
         return [
             ValidationError(

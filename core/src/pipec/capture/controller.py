@@ -333,12 +333,17 @@ class PipelineController:
             raise CaptureError(f"add_function_step {name!r}: {exc}", where) from exc
         frame_globals = original_function(function).__globals__
         helpers = helpers_for(src, list(helper_functions or []), frame_globals)
+        signature = inspect.signature(original_function(function))
         kwargs = {
-            p.name: p.default
-            for p in inspect.signature(original_function(function)).parameters.values()
-            if p.default is not p.empty
+            p.name: p.default for p in signature.parameters.values() if p.default is not p.empty
         }
         kwargs.update(function_kwargs or {})
+        try:
+            signature.bind(**kwargs)
+        except TypeError as exc:
+            raise CaptureError(
+                f"add_function_step {name!r}: function_kwargs: {exc}", where
+            ) from exc
         inputs = {k: parse_value(v, where, nested=False) for k, v in kwargs.items()}
         from pipec.capture.decorator import split_return_values
 

@@ -36,9 +36,11 @@ from pipec.capture.trace import (
     Trace,
     active_trace,
     end_trace,
+    has_deferred,
     literal,
     start_trace,
     to_value,
+    unmark,
 )
 from pipec.errors import CaptureError, caller_frame, caller_location, location_of
 from pipec.ir import (
@@ -182,11 +184,20 @@ class PipelineSpec:
         token = start_trace(trace)
         try:
             result = self.fn(**{p.name: Deferred(ParamRef(name=p.name)) for p in parameters})
-            return_value = to_value(result) if result is not None else None
+            # a plain value returned after a branch on run-time values is only the branch the
+            # trace happened to take: only a replay of the logic knows the real one
+            guessed = bool(trace.decisions) and not has_deferred(result)
+            return_value = to_value(result) if result is not None and not guessed else None
         except CaptureError:
             raise
         except Exception as exc:
-            raise session.user_exception(exc, "while tracing the pipeline logic") from exc
+            doing = "while tracing the pipeline logic"
+            if isinstance(exc, (TypeError, ValueError)) and "unpack" in str(exc):
+                doing += (
+                    "; check the component's return_values: they set how many values it returns"
+                )
+            error = session.user_exception(exc, doing)
+            raise CaptureError(unmark(error.message, trace), error.location) from exc
         finally:
             end_trace(token)
         src = function_source(self.fn, decorator_line=self.decorator.line, file=self.decorator_file)
@@ -196,6 +207,7 @@ class PipelineSpec:
             hash=code_hash("function", src.name, src.source, []),
             components=list(trace.components),
             return_value=return_value,
+            decisions=[d.location for d in trace.decisions],
         )
         return Pipeline(
             name=self.name,
@@ -451,6 +463,12 @@ class PipelineDecorator:
             return pipeline_call
 
         return wrap if _func is None else wrap(_func)
+
+    @classmethod
+    def reset(cls) -> None:
+        """Forget the default queue and run mode a previous script chose."""
+        cls._default_execution_queue = None
+        cls._execution_mode = "remote"
 
     @classmethod
     def set_default_execution_queue(cls, default_execution_queue: str | None) -> None:

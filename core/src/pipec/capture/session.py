@@ -122,7 +122,9 @@ def resolve_path(target: str) -> str:
 def capture_file(path: str) -> CaptureSession:
     """Run the file in capture mode and collect its pipelines (nothing runs)."""
     from pipec.capture.controller import PipelineController
+    from pipec.capture.decorator import PipelineDecorator
 
+    PipelineDecorator.reset()
     session = CaptureSession(path=path)
     with open(path, encoding="utf-8") as handle:
         source = handle.read()

@@ -57,6 +57,20 @@ def _file_tree(path: str) -> tuple[list[str], ast.Module]:
     return _parse_file(path, os.path.getmtime(path))
 
 
+def statement_at(path: str, line: int) -> ast.stmt | None:
+    """The innermost statement covering a line of a file (None when unreadable)."""
+    try:
+        _, tree = _file_tree(path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    found = None
+    for node in ast.walk(tree):
+        covers = isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or line)
+        if covers and (found is None or node.lineno >= found.lineno):
+            found = node
+    return found
+
+
 def original_function(fn: Any) -> types.FunctionType:
     """The user's own function under wrappers (functools.wraps, or a plain closure)."""
     fn = inspect.unwrap(fn)
@@ -117,6 +131,9 @@ def function_source(
         ),
         None,
     )
+    if node is None and decorator_line is not None:
+        # `component(...)(fn)`: applied by a call, not stacked on the def
+        return function_source(fn)
     if node is None:
         raise CaptureError(f"cannot find the source of {name!r} in {display_path(path)}")
     kept = node.decorator_list
@@ -211,6 +228,35 @@ def _annotation_ids(tree: ast.AST) -> set[int]:
     return ids
 
 
+def _reads_global(table: symtable.SymbolTable, name: str) -> bool:
+    """Whether `name` in this scope is read from module level.
+
+    `is_local()` is checked too: symtable treats any scope named "top" as the module.
+    """
+    if table.get_type() == "module":
+        return True
+    try:
+        symbol = table.lookup(name)
+    except KeyError:
+        return True
+    return symbol.is_global() and not symbol.is_local()
+
+
+_SCOPES = (
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
+    ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
+)  # fmt: skip
+
+
+def _child_scope(table: symtable.SymbolTable, node: ast.AST) -> symtable.SymbolTable:
+    """The symbol table of a nested scope (comprehensions may be inlined: then the same)."""
+    name = getattr(node, "name", None)
+    for child in table.get_children():
+        if child.get_lineno() == node.lineno and (name is None or child.get_name() == name):
+            return child
+    return table
+
+
 def free_globals(source: str) -> dict[str, int]:
     """Names the code reads from module level without defining them, with their first line.
 
@@ -232,15 +278,35 @@ def free_globals(source: str) -> dict[str, int]:
         free.update(
             s.get_name()
             for s in child.get_symbols()
-            if s.is_global() and s.is_referenced() and s.get_name() not in defined
+            if s.is_referenced()
+            and s.get_name() not in defined
+            and _reads_global(child, s.get_name())
         )
     free -= _BUILTINS
+    lines = _global_read_lines(source, tree, free)
+    return {name: lines.get(name, 1) for name in sorted(free)}
+
+
+def _global_read_lines(source: str, tree: ast.Module, names: set[str]) -> dict[str, int]:
+    """First line where each name is read in a scope where it is global."""
     skip = _annotation_ids(tree)
     lines: dict[str, int] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id in free and id(node) not in skip:
-            lines[node.id] = min(lines.get(node.id, node.lineno), node.lineno)
-    return {name: lines.get(name, 1) for name in sorted(free)}
+    pending: list[tuple[ast.AST, symtable.SymbolTable]] = [
+        (tree, symtable.symtable(source, "<step>", "exec"))
+    ]
+    while pending:
+        node, scope = pending.pop()
+        for child in ast.iter_child_nodes(node):
+            if (
+                isinstance(child, ast.Name)
+                and child.id in names
+                and id(child) not in skip
+                and _reads_global(scope, child.id)
+            ):
+                lines[child.id] = min(lines.get(child.id, child.lineno), child.lineno)
+            inner = _child_scope(scope, child) if isinstance(child, _SCOPES) else scope
+            pending.append((child, inner))
+    return lines
 
 
 def returned_tuple_sizes(source: str) -> list[tuple[int, int]]:

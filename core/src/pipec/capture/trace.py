@@ -11,19 +11,20 @@ trace stops with an error that points at the decision.
 
 from __future__ import annotations
 
+import ast
 import base64
 import contextvars
-import json
 import math
 import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 import cloudpickle
 
-from pipec.errors import CaptureError, caller_location
+from pipec.errors import CaptureError, caller_frame, caller_location, location_of
 from pipec.ir import (
     Expr,
     LiteralValue,
@@ -58,6 +59,7 @@ class Trace:
     steps: list[Step] = field(default_factory=list)
     formatted: list[Value] = field(default_factory=list)
     decision: Decision | None = None
+    decisions: list[Decision] = field(default_factory=list)
     components: dict[str, None] = field(default_factory=dict)
 
     def unique_name(self, base: str) -> str:
@@ -76,7 +78,8 @@ class Trace:
         raise CaptureError(
             f"the pipeline logic makes a {d.what} on {describe(d.value)} and then calls "
             f"component {component!r} (at {location}): which steps run would depend on a "
-            "step's value, and a static pipeline graph cannot express that. Move this "
+            "value known only at run time, and a static pipeline graph cannot express that. "
+            "Move this "
             "decision into a component, or run the pipeline on a target that executes "
             "the pipeline logic itself (`pipec run --target local` or `debug`).",
             d.location,
@@ -122,21 +125,41 @@ def _expr(op: str, *args: Any, **kwargs: Any) -> Deferred:
     )
 
 
+def _derived(op: str, parent: Deferred, key: Any) -> Deferred:
+    """`parent[key]` or `parent.key`, remembering where it came from (for mutation)."""
+    child = _expr(op, parent, key)
+    object.__setattr__(child, "_pipec_origin", (parent, op, key))
+    return child
+
+
+def _rebind(proxy: Deferred, op: str, *args: Any) -> None:
+    """Mutating a value in the logic: the proxy (and what it was taken from) now means
+    the mutated value, so the next step sees the change."""
+    object.__setattr__(proxy, "_pipec_value", _expr(op, proxy, *args)._pipec_value)
+    origin = object.__getattribute__(proxy, "_pipec_origin")
+    if origin is not None:
+        parent, how, key = origin
+        _rebind(parent, "setitem" if how == "getitem" else "setattr", key, proxy)
+
+
 class Deferred:
     """A value known only when the pipeline runs: a step output or an expression over one."""
 
-    __slots__ = ("_pipec_value",)
+    __slots__ = ("_pipec_origin", "_pipec_value")
 
     def __init__(self, value: Value) -> None:
         object.__setattr__(self, "_pipec_value", value)
+        object.__setattr__(self, "_pipec_origin", None)
 
     # -- decisions: the logic needs the concrete value now
     def _decide(self, what: str) -> None:
         trace = active_trace()
-        if trace is not None and trace.decision is None:
-            trace.decision = Decision(
-                what=what, value=self._pipec_value, location=caller_location()
+        if trace is not None and not _in_assert(caller_frame()):
+            decision = Decision(
+                what=what, value=self._pipec_value, location=location_of(caller_frame())
             )
+            trace.decisions.append(decision)
+            trace.decision = trace.decision or decision
 
     def __bool__(self) -> bool:
         self._decide("truth test")
@@ -184,29 +207,32 @@ class Deferred:
     def __getattr__(self, name: str) -> Deferred:
         if name.startswith("__"):
             raise AttributeError(name)
-        return _expr("getattr", self, name)
+        return _derived("getattr", self, name)
 
     def __getitem__(self, key: Any) -> Deferred:
-        return _expr("getitem", self, key)
+        return _derived("getitem", self, key)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Deferred:
         return _expr("call", self, *args, **kwargs)
 
     # -- mutation in the logic rebinds this value to the mutated one
     def __setitem__(self, key: Any, value: Any) -> None:
-        object.__setattr__(self, "_pipec_value", _expr("setitem", self, key, value)._pipec_value)
+        _rebind(self, "setitem", key, value)
 
     def __delitem__(self, key: Any) -> None:
-        object.__setattr__(self, "_pipec_value", _expr("delitem", self, key)._pipec_value)
+        _rebind(self, "delitem", key)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, "_pipec_value", _expr("setattr", self, name, value)._pipec_value)
+        _rebind(self, "setattr", name, value)
+
+    def __round__(self, ndigits: int | None = None) -> Deferred:
+        return _expr("round", self) if ndigits is None else _expr("round", self, ndigits)
 
 
 _BINARY = ["add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "lshift",
            "rshift", "and", "or", "xor"]  # fmt: skip
 _COMPARE = ["lt", "le", "eq", "ne", "gt", "ge"]
-_UNARY = ["neg", "pos", "invert", "abs"]
+_UNARY = ["neg", "pos", "invert", "abs", "trunc", "floor", "ceil"]
 
 
 def _install_operators() -> None:
@@ -219,7 +245,7 @@ def _install_operators() -> None:
     def unary(op: str) -> Any:
         return lambda self: _expr(op, self)
 
-    for op in _BINARY:
+    for op in [*_BINARY, "divmod"]:
         setattr(Deferred, f"__{op}__", binary(op))
         setattr(Deferred, f"__r{op}__", reflected(op))
     for op in _COMPARE:
@@ -234,8 +260,18 @@ OPERATORS: dict[str, Any] = {
     **{op: getattr(operator, f"{op}_" if op in ("and", "or") else op) for op in _BINARY},
     **{op: getattr(operator, op) for op in _COMPARE},
     **{op: getattr(operator, op) for op in ("neg", "pos", "invert", "abs")},
+    **{op: getattr(math, op) for op in ("trunc", "floor", "ceil")},
+    "round": round,
+    "divmod": divmod,
 }
 """The operator behind each arithmetic/comparison `Expr.op` (for whoever evaluates them)."""
+
+
+def _in_assert(frame: FrameType) -> bool:
+    """An `assert` on a step value passes or fails the run; it does not choose steps."""
+    from pipec.capture.source import statement_at
+
+    return isinstance(statement_at(frame.f_code.co_filename, frame.f_lineno), ast.Assert)
 
 
 def _marker(value: Value) -> str:
@@ -262,15 +298,15 @@ def _is_exact_json(obj: Any) -> bool:
     return False
 
 
-def _has_deferred(obj: Any) -> bool:
+def has_deferred(obj: Any) -> bool:
     if isinstance(obj, Deferred):
         return True
     if isinstance(obj, str):
         return _MARK_OPEN in obj
     if isinstance(obj, (list, tuple, set, frozenset)):
-        return any(_has_deferred(x) for x in obj)
+        return any(has_deferred(x) for x in obj)
     if isinstance(obj, dict):
-        return any(_has_deferred(k) or _has_deferred(v) for k, v in obj.items())
+        return any(has_deferred(k) or has_deferred(v) for k, v in obj.items())
     return False
 
 
@@ -291,15 +327,20 @@ def to_value(obj: Any) -> Value:
     """Any value the pipeline logic passes around, deferred parts kept symbolic."""
     if isinstance(obj, Deferred):
         return obj._pipec_value
-    if not _has_deferred(obj):
+    if not has_deferred(obj):
         return literal(obj)
     if isinstance(obj, str):
         return _template(obj)
     if isinstance(obj, dict):
-        flat = [to_value(x) for pair in obj.items() for x in pair]
-        return Expr(op="dict", args=flat)
-    kind = {list: "list", tuple: "tuple", set: "set", frozenset: "frozenset"}[type(obj)]
-    return Expr(op=kind, args=[to_value(x) for x in obj])
+        plain = Expr(op="dict", args=[to_value(x) for pair in obj.items() for x in pair])
+    else:
+        base = next(b for b in (list, tuple, frozenset, set) if isinstance(obj, b))
+        plain = Expr(op=base.__name__, args=[to_value(x) for x in obj])
+    if type(obj) in (dict, list, tuple, set, frozenset):
+        return plain
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # namedtuple: fields positionally
+        return Expr(op="call", args=[literal(type(obj)), *plain.args])
+    return Expr(op="call", args=[literal(type(obj)), plain])
 
 
 def _template(text: str) -> Value:
@@ -317,6 +358,6 @@ def _template(text: str) -> Value:
     return Template(parts=parts)
 
 
-def json_or_none(obj: Any) -> Any:
-    """A value as JSON data when it has an exact JSON form, for display."""
-    return obj if _is_exact_json(obj) else json.loads(json.dumps(repr(obj)))
+def unmark(text: str, trace: Trace) -> str:
+    """Text with the markers of deferred values replaced by what they stand for."""
+    return _MARK_RE.sub(lambda m: f"<{describe(trace.formatted[int(m.group(1))])}>", text)
