@@ -26,6 +26,7 @@ from pipec.capture.parameters import parameter_type
 from pipec.capture.source import (
     FunctionSource,
     code_hash,
+    decorator_location,
     decorator_roots,
     function_source,
     original_function,
@@ -42,7 +43,7 @@ from pipec.capture.trace import (
     to_value,
     unmark,
 )
-from pipec.errors import CaptureError, caller_frame, caller_location, location_of
+from pipec.errors import CaptureError, caller_frame, caller_location
 from pipec.ir import (
     ControllerCode,
     DockerSpec,
@@ -323,7 +324,7 @@ class PipelineDecorator:
         max_loop_iterations: int = 10,
     ) -> Callable[..., Any]:
         frame = caller_frame()
-        decorator = location_of(frame)
+        decorator = decorator_location(frame.f_code.co_filename, frame.f_lineno)
         options = dict(
             cache=cache,
             packages=packages,
@@ -451,7 +452,7 @@ class PipelineDecorator:
                 project=project,
                 version=version,
                 options=options,
-                decorator=location_of(frame),
+                decorator=decorator_location(frame.f_code.co_filename, frame.f_lineno),
                 decorator_file=frame.f_code.co_filename,
             )
 

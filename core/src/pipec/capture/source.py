@@ -71,6 +71,20 @@ def statement_at(path: str, line: int) -> ast.stmt | None:
     return found
 
 
+def decorator_location(path: str, line: int) -> SourceLocation:
+    """Where a decorator call starts (Python 3.10 reports another line of a multi-line call)."""
+    try:
+        _, tree = _file_tree(path)
+    except (OSError, SyntaxError, ValueError):
+        return SourceLocation(file=display_path(path), line=line)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for d in node.decorator_list:
+                if d.lineno <= line <= (d.end_lineno or d.lineno):
+                    return SourceLocation(file=display_path(path), line=d.lineno)
+    return SourceLocation(file=display_path(path), line=line)
+
+
 def original_function(fn: Any) -> types.FunctionType:
     """The user's own function under wrappers (functools.wraps, or a plain closure)."""
     fn = inspect.unwrap(fn)
