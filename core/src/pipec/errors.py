@@ -72,8 +72,13 @@ def caller_frame() -> FrameType:
     return frame
 
 
+def is_pipec_path(path: str) -> bool:
+    """Whether a file belongs to pipec itself (so errors skip it to find user code)."""
+    return os.path.abspath(path).startswith(_PIPEC_DIR + os.sep)
+
+
 def _is_pipec_frame(frame: FrameType) -> bool:
-    return os.path.abspath(frame.f_code.co_filename).startswith(_PIPEC_DIR + os.sep)
+    return is_pipec_path(frame.f_code.co_filename)
 
 
 def user_location_of_exception(exc: BaseException, user_files: set[str]) -> SourceLocation | None:

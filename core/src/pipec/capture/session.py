@@ -26,8 +26,8 @@ from pipec.errors import (
     CaptureError,
     PipelineError,
     UsageError,
-    _is_pipec_frame,
     display_path,
+    is_pipec_path,
 )
 from pipec.ir import Pipeline, SourceLocation
 
@@ -94,14 +94,9 @@ def user_exception(exc: BaseException, doing: str) -> CaptureError:
         path = os.path.abspath(entry.filename)
         if entry.lineno is None or path.startswith(_LIBRARY_DIRS) or "<" in entry.filename:
             continue
-        if not _is_pipec_path(path):
+        if not is_pipec_path(path):
             location = SourceLocation(file=display_path(entry.filename), line=entry.lineno)
     return CaptureError(f"{type(exc).__name__}: {exc} ({doing})", location)
-
-
-def _is_pipec_path(path: str) -> bool:
-    fake = types.SimpleNamespace(f_code=types.SimpleNamespace(co_filename=path))
-    return _is_pipec_frame(fake)  # type: ignore[arg-type]
 
 
 def resolve_path(target: str) -> str:
