@@ -479,7 +479,7 @@ def test_top_level_imports_match_clearml() -> None:
     assert Task.TaskTypes is TaskTypes
     logger = Logger()
     logger.report_scalar("loss", "train", 0.5, 3)
-    assert logger.reports == [
+    assert [r.model_dump(exclude_none=True) for r in logger.reports] == [
         {"kind": "scalar", "title": "loss", "series": "train", "value": 0.5, "iteration": 3}
     ]
     assert StorageManager.get_local_copy(remote_url=str(IRIS)) == str(IRIS)

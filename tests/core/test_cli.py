@@ -268,7 +268,7 @@ def test_schema(cli: tuple[dict[str, Result], Path]) -> None:
     [
         ("no_such_file", "no such file: examples/no_such_pipeline.py"),
         ("graph_no_such_file", "no such file: examples/no_such_pipeline.py"),
-        ("unknown_target", "unknown target 'no-such-target'; available: json"),
+        ("unknown_target", "unknown target 'no-such-target'; available: debug, json, local"),
         ("unknown_name", "no pipeline named 'no_such_pipeline'"),
     ],
 )

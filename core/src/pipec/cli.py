@@ -5,26 +5,31 @@ Exit codes: 0 ok, 1 invalid pipeline (each problem on stderr as file:line), 2 us
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipec import templates
-from pipec.capture.session import load_pipeline
+from pipec import cache, records, templates
+from pipec.capture.session import load_pipeline, resolve_path, split_target, user_exception
 from pipec.errors import PipelineError, PipelineErrors, UsageError
 from pipec.ir import Pipeline, json_schema
 from pipec.plugins import get_target, targets
 from pipec.render import dot, mermaid, show_value
+from pipec.runtime import start
+from pipec.runtime.runner import RunOptions
+from pipec.store import StorageError, Store
 from pipec.validate import check_target, validate
 
 app = typer.Typer(
-    help="Capture ClearML-style pipelines, inspect them, and compile them for a target.",
+    help="Capture ClearML-style pipelines, inspect, compile and run them.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -57,10 +62,10 @@ def _usage(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def load_valid(path: str, target: str | None = None) -> Pipeline:
+def load_valid(path: str, target: str | None = None, *, dynamic: bool = False) -> Pipeline:
     """Capture and validate, or exit with the problems found."""
     try:
-        pipeline = load_pipeline(path)
+        pipeline = load_pipeline(path, dynamic=dynamic)
         errors = validate(pipeline)
         if not errors and target is not None:
             chosen = get_target(target)
@@ -146,6 +151,85 @@ def compile(
         out.print(str(written), markup=False, highlight=False)
 
 
+def _param_values(pipeline: Pipeline, pairs: list[str]) -> dict[str, Any]:
+    """`--param k=v`: JSON when it parses, else the text; numbers follow the parameter's type."""
+    types = {p.name: p.type for p in pipeline.parameters}
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            _usage(f"--param takes NAME=VALUE, got {pair!r}")
+        try:
+            value: Any = json.loads(text)
+        except ValueError:
+            value = text
+        kind = types.get(name)
+        if kind == "str":
+            value = text
+        elif kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        values[name] = value
+    return values
+
+
+StorageOpt = Annotated[
+    str | None,
+    typer.Option("--storage", help="artifact store URL (default $PIPEC_STORAGE or .pipec/store)"),
+]
+
+
+@app.command()
+def run(
+    path: PathArg,
+    target: Annotated[
+        str, typer.Option("--target", "-t", help="a name from `pipec targets`")
+    ] = "local",
+    param: Annotated[list[str], typer.Option("--param", "-p", help="NAME=VALUE, repeatable")] = [],  # noqa: B006
+    storage: StorageOpt = None,
+    refresh: Annotated[
+        list[str], typer.Option(help="re-run STEP even if cached; `all` for every step")
+    ] = [],  # noqa: B006
+    max_workers: Annotated[int | None, typer.Option(help="parallel steps (default: CPUs)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary")] = False,
+) -> None:
+    """Run a pipeline on a target; exit 0 only if the run succeeded."""
+    try:
+        chosen = get_target(target)
+    except UsageError as exc:
+        _usage(str(exc))
+    pipeline = load_valid(path, target, dynamic="dynamic" in chosen.capabilities)
+    options = RunOptions(
+        target=target,
+        storage=storage,
+        params=_param_values(pipeline, param),
+        refresh=True if "all" in refresh else frozenset(refresh),
+        max_workers=max_workers,
+        quiet=as_json,
+    )
+    request = start.RunRequest(options=options, name=pipeline.name)
+    file = resolve_path(split_target(path)[0])
+    try:
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            namespace = start.run_file(file, request)
+            if not request.results:
+                start.run_defined(namespace, pipeline.name, request)
+    except PipelineErrors as exc:
+        _fail(exc.errors)
+    except PipelineError as exc:
+        _fail([exc])
+    except (UsageError, StorageError) as exc:
+        _usage(str(exc))
+    except Exception as exc:
+        if not request.results:
+            _fail([user_exception(exc, "while running the pipeline")])
+    if not request.results:
+        _usage(f"{path} did not run pipeline {pipeline.name!r}")
+    result = request.results[-1]
+    if as_json:
+        sys.stdout.write(json.dumps(result.summary, indent=2, default=str) + "\n")
+    raise typer.Exit(0 if result.succeeded else 1)
+
+
 @app.command("targets")
 def list_targets() -> None:
     """List the targets contributed by installed plugins."""
@@ -192,6 +276,94 @@ def task_list() -> None:
     for t in templates.registered():
         table.add_row(t.project, t.name, t.script, t.id)
     out.print(table)
+
+
+# ---------------------------------------------------------------- runs and cache
+
+runs_app = typer.Typer(help="Runs recorded in an artifact store.", no_args_is_help=True)
+cache_app = typer.Typer(help="The step cache in an artifact store.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+app.add_typer(cache_app, name="cache")
+
+
+def _store(storage: str | None) -> Store:
+    try:
+        return Store.resolve(storage)
+    except StorageError as exc:
+        _usage(str(exc))
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
+
+
+def _secs(value: float | None) -> str:
+    return f"{value:.2f}s" if value is not None else ""
+
+
+@runs_app.command("list")
+def runs_list(storage: StorageOpt = None, pipeline: str | None = None) -> None:
+    """Runs in the store, newest first."""
+    table = Table("run", "pipeline", "target", "status", "started", "duration", "steps")
+    for record in records.list_runs(_store(storage), pipeline):
+        took = record.ended - record.started if record.ended else None
+        table.add_row(record.run_id, record.pipeline, record.target, record.status,
+                      _when(record.started), _secs(took), str(len(record.steps)))  # fmt: skip
+    out.print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: str,
+    storage: StorageOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One run: each step's status, attempts, duration, cache hit and monitored metrics."""
+    store = _store(storage)
+    found = records.find_run(store, run_id)
+    if found is None:
+        _usage(f"no run {run_id!r} in {store.url}")
+    run_record, steps = found
+    if as_json:
+        payload = {"run": run_record.model_dump(), "steps": [s.model_dump() for s in steps]}
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        return
+    out.print(f"[bold]{run_record.pipeline}[/] run {run_record.run_id} on {run_record.target}: "
+              f"{run_record.status}")  # fmt: skip
+    table = Table("step", "status", "attempts", "duration", "cache hit", "monitored metrics")
+    for step in steps:
+        metrics = ", ".join(f"{m.title}/{m.series}={m.value:g}" for m in step.monitored.metrics
+                            if m.value is not None)  # fmt: skip
+        table.add_row(step.name, step.status, str(len(step.attempts)), _secs(step.duration),
+                      "yes" if step.cache_hit else "", metrics)  # fmt: skip
+    out.print(table)
+    for m in run_record.metrics:
+        out.print(f"metric {m.title}/{m.series} = {m.value}", markup=False)
+    for name, value in {**run_record.artifacts, **run_record.models}.items():
+        out.print(f"{name}: {value.uri}", markup=False)
+    if run_record.error:
+        err.print(run_record.error, markup=False)
+
+
+@cache_app.command("ls")
+def cache_ls(storage: StorageOpt = None) -> None:
+    """Cache entries: which step, of which pipeline, when, with which outputs."""
+    table = Table("key", "pipeline", "step", "created", "outputs")
+    for entry in sorted(cache.entries(_store(storage)), key=lambda e: e.created):
+        table.add_row(entry.key[:12], entry.pipeline, entry.step, _when(entry.created),
+                      ", ".join(entry.outputs))  # fmt: skip
+    out.print(table)
+
+
+@cache_app.command("clear")
+def cache_clear(
+    storage: StorageOpt = None,
+    pipeline: str | None = None,
+    step: str | None = None,
+) -> None:
+    """Forget cache entries (all, or one pipeline's, or one step's); data stays in the runs."""
+    removed = cache.clear(_store(storage), pipeline=pipeline, step=step)
+    out.print(f"removed {removed} cache entries")
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from pipec.records import RunRecord
+    from pipec.store.serializers import Serializer
     from pipec.targets import Target
 
 hookspec = pluggy.HookspecMarker("pipec")
@@ -20,3 +22,21 @@ hookimpl = pluggy.HookimplMarker("pipec")
 @hookspec
 def pipec_targets() -> list[Target]:
     """Targets (engines or output formats) this plugin contributes."""
+
+
+@hookspec
+def pipec_serializers() -> list[Serializer]:
+    """Serializers this plugin contributes (each value goes to the best one accepting it)."""
+
+
+@hookspec
+def pipec_step_event(store: str, pipeline: str, run_id: str, step: str, event: str) -> None:
+    """A step changed status (`running`, `completed`, `cached`, `failed`, `aborted`,
+    `skipped`) or is `retrying`. Its record is at `runs/<pipeline>/<run_id>/steps/<step>`
+    in the store; reported metrics, artifacts and models are in it."""
+
+
+@hookspec
+def pipec_run_event(record: RunRecord, event: str) -> None:
+    """A run `started` or finished (`completed`, `failed`, `aborted`); the record holds the
+    pipeline-level metrics, artifacts and models that `monitor_*` forwarded."""

@@ -8,6 +8,7 @@ import pluggy
 
 from pipec import hookspecs
 from pipec.errors import UsageError
+from pipec.store.serializers import STORE_FORMATS, Serializer
 from pipec.targets import Target
 
 
@@ -35,3 +36,19 @@ def get_target(name: str) -> Target:
     if name not in available:
         raise UsageError(f"unknown target {name!r}; available: {', '.join(available) or 'none'}")
     return available[name]
+
+
+def serializers() -> list[Serializer]:
+    """Every registered serializer, highest priority first (ties: later-registered plugin first).
+
+    Names must be unique: a stored value is read back by its serializer's name.
+    """
+    found: dict[str, Serializer] = {}
+    for contributed in plugin_manager().hook.pipec_serializers():
+        for serializer in contributed:
+            if serializer.name in STORE_FORMATS:
+                raise UsageError(f"serializer name {serializer.name!r} is reserved by the store")
+            if serializer.name in found:
+                raise UsageError(f"two plugins provide a serializer named {serializer.name!r}")
+            found[serializer.name] = serializer
+    return sorted(found.values(), key=lambda s: -s.priority)

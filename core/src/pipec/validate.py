@@ -203,6 +203,7 @@ FEATURES: dict[str, str] = {
     "task_steps": "steps from task scripts (add_step)",
     "docker": "docker / docker_args / docker_bash_setup_script",
     "repo": "repo / repo_branch / repo_commit",
+    "dynamic": "pipeline logic that decides which steps run from step values",
 }
 
 

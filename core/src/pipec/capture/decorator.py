@@ -35,6 +35,7 @@ from pipec.capture.source import (
 from pipec.capture.trace import (
     Deferred,
     Trace,
+    TraceStopped,
     active_trace,
     end_trace,
     has_deferred,
@@ -57,8 +58,10 @@ from pipec.ir import (
     SourceLocation,
     Step,
     StepCode,
+    Value,
 )
 from pipec.refs import parents_of
+from pipec.runtime import live
 
 
 def split_return_values(value: str | Sequence[str] | None) -> list[str]:
@@ -108,9 +111,10 @@ class ComponentSpec:
         helpers = helpers_for(src, self.helper_functions, self.module_globals)
         return step_code("function", src, helpers), src.location
 
-    def record_call(self, trace: Trace, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        location = caller_location()
-        trace.check_static(self.name, location)
+    def bind(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], location: SourceLocation
+    ) -> dict[str, Any]:
+        """The call's arguments by parameter name, defaults applied."""
         signature = inspect.signature(original_function(self.fn))
         if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
             raise CaptureError(
@@ -123,10 +127,12 @@ class ComponentSpec:
         except TypeError as exc:
             raise CaptureError(f"calling component {self.name!r}: {exc}", location) from exc
         bound.apply_defaults()
-        inputs = {key: to_value(value) for key, value in bound.arguments.items()}
+        return dict(bound.arguments)
+
+    def make_step(self, name: str, inputs: dict[str, Value], location: SourceLocation) -> Step:
         code, definition = self.code
-        step = Step(
-            name=trace.unique_name(self.name),
+        return Step(
+            name=name,
             kind="component",
             code=code,
             inputs=inputs,
@@ -136,8 +142,15 @@ class ComponentSpec:
             location=location,
             definition=definition,
         )
+
+    def record_call(self, trace: Trace, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        location = caller_location()
+        trace.check_static(self.name, location)
+        arguments = self.bind(args, kwargs, location)
+        inputs = {key: to_value(value) for key, value in arguments.items()}
+        step = self.make_step(trace.unique_name(self.name), inputs, location)
         trace.steps.append(step)
-        trace.components.setdefault(code.entrypoint, None)
+        trace.components.setdefault(step.code.entrypoint, None)
         proxies = [Deferred(OutputRef(step=step.name, name=out)) for out in self.outputs]
         if not proxies:
             return None
@@ -156,8 +169,14 @@ class PipelineSpec:
     decorator: SourceLocation
     decorator_file: str
 
-    def capture(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Pipeline:
-        """Trace the pipeline logic with symbolic parameters (call values become defaults)."""
+    def capture(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], *, dynamic: bool = False
+    ) -> Pipeline:
+        """Trace the pipeline logic with symbolic parameters (call values become defaults).
+
+        With `dynamic` (for targets that run the real logic) the trace ends quietly where
+        the logic first decides on a run-time value; the steps before it are still checked.
+        """
         signature = inspect.signature(self.fn)
         try:
             bound = signature.bind_partial(*args, **kwargs)
@@ -181,10 +200,13 @@ class PipelineSpec:
                     required=not has_value,
                 )
             )
-        trace = Trace(pipeline=self.name)
+        trace = Trace(pipeline=self.name, dynamic=dynamic)
         token = start_trace(trace)
         try:
-            result = self.fn(**{p.name: Deferred(ParamRef(name=p.name)) for p in parameters})
+            try:
+                result = self.fn(**{p.name: Deferred(ParamRef(name=p.name)) for p in parameters})
+            except TraceStopped:
+                result = None
             # a plain value returned after a branch on run-time values is only the branch the
             # trace happened to take: only a replay of the logic knows the real one
             guessed = bool(trace.decisions) and not has_deferred(result)
@@ -373,9 +395,12 @@ class PipelineDecorator:
             @functools.wraps(fn)
             def component_call(*args: Any, **kwargs: Any) -> Any:
                 trace = active_trace()
-                if trace is None:
-                    return fn(*args, **kwargs)
-                return spec.record_call(trace, args, kwargs)
+                if trace is not None:
+                    return spec.record_call(trace, args, kwargs)
+                run = live.active_run()
+                if run is not None:
+                    return live.component_call(run, spec, args, kwargs)
+                return fn(*args, **kwargs)
 
             component_call._pipec_component = spec  # type: ignore[attr-defined]
             return component_call
@@ -458,7 +483,13 @@ class PipelineDecorator:
 
             @functools.wraps(fn)
             def pipeline_call(*args: Any, **kwargs: Any) -> Any:
-                return session.pipeline_called(spec.capture(args, kwargs))
+                capturing = session.active_session()
+                if capturing is not None:
+                    pipeline = spec.capture(args, kwargs, dynamic=capturing.dynamic)
+                    return session.pipeline_called(pipeline)
+                from pipec.runtime import start
+
+                return start.run_decorator(spec, args, kwargs, cls._execution_mode)
 
             pipeline_call._pipec_pipeline = spec  # type: ignore[attr-defined]
             return pipeline_call

@@ -39,6 +39,9 @@ class PipelineRecorded(BaseException):
 @dataclass
 class CaptureSession:
     path: str
+    dynamic: bool = False
+    """Capturing to check a pipeline whose real logic will run (`pipec run` on a target
+    that runs it): decorator traces stop quietly at run-time decisions."""
     pipelines: dict[str, Pipeline] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     lazy: dict[str, Callable[[], Pipeline]] = field(default_factory=dict)
@@ -68,14 +71,9 @@ def active_session() -> CaptureSession | None:
 
 
 def pipeline_called(pipeline: Pipeline, *aliases: str) -> Any:
-    """A pipeline was started by the user's script: record it in capture mode."""
+    """A pipeline was started by the user's script in capture mode: record it, stop."""
     session = active_session()
-    if session is None:
-        raise PipelineError(
-            f"pipeline {pipeline.name!r} was captured, but this version of pipec has no run "
-            "targets yet: use `pipec inspect`, `pipec graph` or `pipec compile` on this file",
-            pipeline.source,
-        )
+    assert session is not None, "only called while capturing"
     session.record(pipeline, *aliases)
     raise PipelineRecorded
 
@@ -114,13 +112,13 @@ def resolve_path(target: str) -> str:
     return os.path.abspath(spec.origin)
 
 
-def capture_file(path: str) -> CaptureSession:
+def capture_file(path: str, *, dynamic: bool = False) -> CaptureSession:
     """Run the file in capture mode and collect its pipelines (nothing runs)."""
     from pipec.capture.controller import PipelineController
     from pipec.capture.decorator import PipelineDecorator
 
     PipelineDecorator.reset()
-    session = CaptureSession(path=path)
+    session = CaptureSession(path=path, dynamic=dynamic)
     with open(path, encoding="utf-8") as handle:
         source = handle.read()
     try:
@@ -156,7 +154,7 @@ def capture_file(path: str) -> CaptureSession:
         if spec is not None:
             session.aliases[var] = spec.name
             if spec.name not in session.pipelines:
-                session.lazy[spec.name] = _capture_uncalled(spec)
+                session.lazy[spec.name] = _capture_uncalled(spec, dynamic)
         elif isinstance(obj, PipelineController):
             session.aliases[var] = obj.name
             if obj.name not in session.pipelines:
@@ -164,21 +162,27 @@ def capture_file(path: str) -> CaptureSession:
     return session
 
 
-def _capture_uncalled(spec: Any) -> Callable[[], Pipeline]:
+def _capture_uncalled(spec: Any, dynamic: bool) -> Callable[[], Pipeline]:
     def capture() -> Pipeline:
         token = _SESSION.set(None)
         try:
-            return spec.capture((), {})
+            return spec.capture((), {}, dynamic=dynamic)
         finally:
             _SESSION.reset(token)
 
     return capture
 
 
-def load_pipeline(target: str) -> Pipeline:
-    """`PATH[:NAME]` -> the captured pipeline (NAME is required when a file has several)."""
+def split_target(target: str) -> tuple[str, str]:
+    """`PATH[:NAME]` -> (PATH, NAME or "") (a Windows drive letter is not a NAME)."""
     path_part, _, name = target.partition(":") if ":" in target[2:] else (target, "", "")
-    session = capture_file(resolve_path(path_part))
+    return path_part, name
+
+
+def load_pipeline(target: str, *, dynamic: bool = False) -> Pipeline:
+    """`PATH[:NAME]` -> the captured pipeline (NAME is required when a file has several)."""
+    path_part, name = split_target(target)
+    session = capture_file(resolve_path(path_part), dynamic=dynamic)
     names = session.names()
     if not names:
         raise CaptureError(f"no pipeline found in {path_part}")

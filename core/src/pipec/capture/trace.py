@@ -51,6 +51,11 @@ class Decision:
     location: SourceLocation
 
 
+class TraceStopped(BaseException):
+    """Ends a dynamic trace at its first run-time decision (a BaseException, so the
+    user's own `except Exception` in the logic does not swallow it)."""
+
+
 @dataclass
 class Trace:
     """The state of one decorator pipeline being traced."""
@@ -61,6 +66,8 @@ class Trace:
     decision: Decision | None = None
     decisions: list[Decision] = field(default_factory=list)
     components: dict[str, None] = field(default_factory=dict)
+    dynamic: bool = False
+    """Tracing only to check a pipeline whose real logic will run: stop at a decision."""
 
     def unique_name(self, base: str) -> str:
         """ClearML's naming: a component called again becomes `name_1`, `name_2`, ..."""
@@ -74,6 +81,8 @@ class Trace:
         """Called before each component call: a pending value-based decision is fatal."""
         if self.decision is None:
             return
+        if self.dynamic:
+            raise TraceStopped
         d = self.decision
         raise CaptureError(
             f"the pipeline logic makes a {d.what} on {describe(d.value)} and then calls "

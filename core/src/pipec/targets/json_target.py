@@ -6,9 +6,10 @@ import os
 import re
 from pathlib import Path
 
+from pipec.errors import UsageError
 from pipec.hookspecs import hookimpl
 from pipec.ir import Pipeline
-from pipec.targets import Target
+from pipec.targets import RunResult, Target
 from pipec.validate import FEATURES
 
 
@@ -29,6 +30,9 @@ class JsonTarget:
         tmp.write_text(pipeline.model_dump_json(indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, target)
         return [target]
+
+    def run(self, pipeline: Pipeline, options: object, logic: object) -> RunResult:
+        raise UsageError("target 'json' only writes the IR; run with --target debug or local")
 
 
 @hookimpl

@@ -1,0 +1,511 @@
+"""Running a pipeline on this machine: the scheduler behind the `debug` and `local` targets.
+
+A `PipelineRun` owns one run: it writes the run's IR and record to the store,
+starts each step once its parents have finished, skips children the way
+ClearML's `continue_behaviour` says, stops everything on `abort_on_failure`,
+and writes the final run record. How an attempt runs is the executor's
+business: in this process (`debug`) or in a subprocess (`local`). Steps can be
+added while the run is going, which is how decorator pipelines run their real
+controller logic.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from pipec import events
+from pipec.capture.trace import literal
+from pipec.errors import UsageError
+from pipec.ir import Pipeline, Step
+from pipec.records import FINISHED, SUCCEEDED, Attempt, RunRecord, StepRecord, StoredValue, jsonable
+from pipec.runtime import shim
+from pipec.runtime.context import RunFiles, StepCall, StoredRun
+from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node
+from pipec.runtime.live import Outputs
+from pipec.runtime.progress import Progress
+from pipec.store import Store, slug
+
+
+@dataclass
+class RunOptions:
+    """What `pipec run` and the ClearML start methods pass down."""
+
+    target: str = "local"
+    storage: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    refresh: frozenset[str] | bool = frozenset()
+    max_workers: int | None = None
+    quiet: bool = False
+    """Machine-readable output wanted: step output and progress go to stderr only."""
+
+
+class StepFailedError(RuntimeError):
+    """The pipeline logic used the value of a step that did not complete."""
+
+
+def new_run_id() -> str:
+    return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def with_parameters(pipeline: Pipeline, values: dict[str, Any]) -> Pipeline:
+    """The pipeline with this run's parameter values as the parameters' defaults."""
+    known = {p.name for p in pipeline.parameters}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UsageError(
+            f"pipeline {pipeline.name!r} has no parameter {', '.join(map(repr, unknown))}; "
+            f"its parameters: {', '.join(sorted(known)) or 'none'}"
+        )
+    params = []
+    for p in pipeline.parameters:
+        if p.name in values:
+            p = p.model_copy(update={"default": literal(values[p.name]), "required": False})
+        elif p.required:
+            raise UsageError(f"pipeline {pipeline.name!r} needs a value for parameter {p.name!r}")
+        params.append(p)
+    return pipeline.model_copy(update={"parameters": params})
+
+
+class Executor(Protocol):
+    """How a run's attempts execute: `serial` runs steps one at a time in the caller."""
+
+    serial: bool
+
+    def attempt(self, run: PipelineRun, step: Step) -> AttemptFn: ...
+
+    def stop(self) -> None: ...
+
+
+class InProcess:
+    """`debug`: each attempt is a call in this process, one step at a time."""
+
+    serial = True
+
+    def attempt(self, run: PipelineRun, step: Step) -> AttemptFn:
+        def attempt(number: int, time_limit: float | None) -> StepRecord:
+            call = run.call(step.name)
+            if time_limit is None:
+                return shim.execute(call, number)
+            stopped = threading.Event()
+            result: list[StepRecord] = []
+            worker = threading.Thread(
+                target=lambda: result.append(shim.execute(call, number, cancelled=stopped.is_set)),
+                daemon=True,
+            )
+            worker.start()
+            worker.join(time_limit)
+            if result:
+                return result[0]
+            stopped.set()  # the body cannot be interrupted in-process; its results are dropped
+            return run.attempt_ended(
+                step.name, number, "aborted", f"time_limit {time_limit}s exceeded"
+            )
+
+        return attempt
+
+    def stop(self) -> None:
+        return None
+
+
+class Subprocesses:
+    """`local`: each attempt is `python -m pipec.runtime.shim` on this machine."""
+
+    serial = False
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self.echo = echo
+        self._procs: set[subprocess.Popen[str]] = set()
+        self._lock = threading.Lock()
+
+    def attempt(self, run: PipelineRun, step: Step) -> AttemptFn:
+        def attempt(number: int, time_limit: float | None) -> StepRecord:
+            call = run.call(step.name)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "pipec.runtime.shim", call.model_dump_json(), str(number)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+            with self._lock:
+                self._procs.add(proc)
+            reader = threading.Thread(target=self._forward, args=(step.name, proc), daemon=True)
+            reader.start()
+            try:
+                proc.wait(timeout=time_limit)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                reader.join()
+                return run.attempt_ended(
+                    step.name, number, "aborted", f"time_limit {time_limit}s exceeded"
+                )
+            finally:
+                with self._lock:
+                    self._procs.discard(proc)
+            reader.join()
+            if proc.returncode < 0:
+                name = signal.Signals(-proc.returncode).name
+                status = "aborted" if run.stopping else "failed"
+                return run.attempt_ended(
+                    step.name, number, status, f"the step process was killed by {name}"
+                )
+            record = run.state.step_record(step.name)
+            if record.status == "running":  # died before it could write its record
+                return run.attempt_ended(
+                    step.name, number, "failed", f"the step process exited with {proc.returncode}"
+                )
+            return record
+
+        return attempt
+
+    def _forward(self, step: str, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.echo(f"[{step}] {line.rstrip()}")
+
+    def stop(self) -> None:
+        with self._lock:
+            for proc in self._procs:
+                proc.kill()
+
+
+class PipelineRun:
+    """One run of a pipeline on this machine."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        options: RunOptions,
+        executor: Executor,
+        controller: Any = None,
+    ) -> None:
+        self.options = options
+        self.store = Store.resolve(options.storage)
+        self.store.check()
+        if not executor.serial and not self.store.shared_between_processes:
+            raise UsageError(
+                f"storage {self.store.url} lives inside one process, but target "
+                f"{options.target!r} runs steps in subprocesses: use a folder or an object "
+                "store, or the debug target"
+            )
+        self.pipeline = with_parameters(pipeline, options.params)
+        self.run_id = new_run_id()
+        self.files = RunFiles(self.pipeline.name, self.run_id)
+        self.executor = executor
+        self.state = StoredRun(self.store, self.pipeline, self.run_id)
+        self.lifecycle = Lifecycle(
+            run=self.state,
+            controller=controller if controller is not None else self,
+            target=options.target,
+            refresh=options.refresh,
+        )
+        self.outputs = Outputs()
+        self.nodes: dict[str, Node] = {}
+        self.steps: dict[str, Step] = {}
+        self.records: dict[str, StepRecord] = {}
+        self.stopping = False
+        self.error: str | None = None
+        self._started: set[str] = set()
+        self._cond = threading.Condition()
+        self._pool = (
+            None
+            if executor.serial
+            else ThreadPoolExecutor(max_workers=options.max_workers or os.cpu_count() or 2)
+        )
+        self.progress = Progress(self.pipeline.name, self.run_id, quiet=options.quiet)
+        self.record = RunRecord(
+            run_id=self.run_id,
+            pipeline=self.pipeline.name,
+            target=options.target,
+            started=time.time(),
+            parameters={
+                p.name: jsonable(self.state_param(p.name)) for p in self.pipeline.parameters
+            },
+        )
+        self.store.write_model(self.files.ir, self.pipeline)
+        self._write_record()
+        events.run_event(self.record, "started")
+        self.progress.start()
+
+    # ------------------------------------------------------------- plumbing
+
+    def state_param(self, name: str) -> Any:
+        from pipec.runtime.values import resolve
+
+        return resolve(self.state.parameter(name), self.state)
+
+    @property
+    def id(self) -> str:
+        return self.run_id
+
+    def call(self, step: str) -> StepCall:
+        return StepCall(
+            store=self.store.url,
+            pipeline=self.pipeline.name,
+            run_id=self.run_id,
+            step=step,
+            project_dir=os.getcwd(),
+        )
+
+    def attempt_ended(self, step: str, number: int, status: str, error: str) -> StepRecord:
+        """Record an attempt the step itself could not record (killed, timed out)."""
+        record = self.state.step_record(step)
+        now = time.time()
+        started = record.started or now
+        record.attempts.append(
+            Attempt(number=number, status=status, started=started, ended=now, error=error)  # type: ignore[arg-type]
+        )
+        record.status, record.error = status, f"step {step!r}: {error}"  # type: ignore[assignment]
+        self.store.write_model(self.files.step_record(step), record)
+        return record
+
+    def _write_record(self) -> None:
+        self.record.steps = list(self.steps)
+        self.store.write_model(self.files.record, self.record)
+
+    # ------------------------------------------------------------- steps
+
+    def add(self, step: Step) -> Node:
+        """Add a step; it starts as soon as its parents have finished."""
+        with self._cond:
+            if step.name in self.steps:
+                raise UsageError(f"step {step.name!r} was added twice")
+            missing = [p for p in step.parents if p not in self.steps]
+            if missing:
+                raise UsageError(f"step {step.name!r} depends on unknown steps {missing}")
+            self.store.write_model(self.files.step_spec(step.name), step)
+            node = Node.of(step)
+            self.steps[step.name] = step
+            self.nodes[step.name] = node
+            self._write_record()
+            self.progress.add(step.name)
+        self._schedule()
+        return node
+
+    def unique_name(self, base: str) -> str:
+        """ClearML's naming for a component called again: `name_1`, `name_2`, ..."""
+        name, counter = base, 1
+        while name in self.steps:
+            name, counter = f"{base}_{counter}", counter + 1
+        return name
+
+    def _blocked_by(self, node: Node) -> str | None:
+        """Why a ready step must be skipped instead of run, if it must."""
+        if self.stopping:
+            return "the pipeline was stopped"
+        for parent in node.parents:
+            status, pnode = self.records[parent].status, self.nodes[parent]
+            if status == "skipped":
+                return f"parent {parent!r} was skipped"
+            if status == "failed" and (not pnode.continue_on_fail or pnode.skip_children_on_fail):
+                return f"parent {parent!r} failed"
+            if status == "aborted" and (
+                not pnode.continue_on_abort or pnode.skip_children_on_abort
+            ):
+                return f"parent {parent!r} was aborted"
+        return None
+
+    def _ready(self) -> list[str]:
+        return [
+            name
+            for name, node in self.nodes.items()
+            if name not in self._started and all(p in self.records for p in node.parents)
+        ]
+
+    def _schedule(self) -> None:
+        """Start every step whose parents are done (inline when serial)."""
+        while True:
+            with self._cond:
+                ready = self._ready()
+                if not ready:
+                    return
+                name = ready[0]
+                self._started.add(name)
+                reason = self._blocked_by(self.nodes[name])
+            if reason is not None:
+                self._done(name, self.lifecycle.skip(self.nodes[name], self.steps[name], reason))
+            elif self._pool is None:
+                self._run(name)
+            else:
+                self._pool.submit(self._run, name)
+
+    def _run(self, name: str) -> None:
+        step, node = self.steps[name], self.nodes[name]
+        self.progress.running(name)
+        try:
+            record = self.lifecycle.run_node(node, step, self.executor.attempt(self, step))
+        except Exception as exc:  # a callback raised: the step fails, the run goes on
+            record = self.attempt_ended(name, 1, "failed", f"{type(exc).__name__}: {exc}")
+            node.status = "failed"
+        self._done(name, record)
+        if self._pool is not None:
+            self._schedule()
+
+    def _done(self, name: str, record: StepRecord) -> None:
+        node = self.nodes[name]
+        self.progress.finished(record)
+        with self._cond:
+            self.records[name] = record
+            self._cond.notify_all()
+        fatal = (record.status == "failed" and not node.continue_on_fail) or (
+            record.status == "aborted" and not node.continue_on_abort
+        )
+        if fatal and self.pipeline.policies.abort_on_failure and not self.stopping:
+            self.stop(status="failed")
+
+    def wait_step(self, name: str) -> StepRecord:
+        with self._cond:
+            self._cond.wait_for(lambda: name in self.records)
+            return self.records[name]
+
+    def value(self, step: str, output: str) -> Any:
+        """A step output's value, for the pipeline logic (blocks until the step is done)."""
+        record = self.wait_step(step)
+        node = self.nodes[step]
+        if record.status in SUCCEEDED:
+            return self.state.load(record.outputs[output])
+        if (record.status == "failed" and node.continue_on_fail) or (
+            record.status == "aborted" and node.continue_on_abort
+        ):
+            return None
+        if record.status == "skipped":
+            return None
+        raise StepFailedError(record.error or f"step {step!r} {record.status}")
+
+    # ------------------------------------------------------------- the run
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until every added step has finished; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: all(n in self.records for n in self.nodes), timeout=timeout
+            )
+
+    def stop(self, status: str = "aborted") -> None:
+        """ClearML's `stop()`: abort running steps and skip those not started."""
+        self.stopping = True
+        self.record.status = status  # type: ignore[assignment]
+        self.executor.stop()
+
+    def is_successful(self) -> bool:
+        return self.record.status == "completed"
+
+    def failed_steps(self) -> list[str]:
+        return [
+            name
+            for name, record in self.records.items()
+            if (record.status == "failed" and not self.nodes[name].continue_on_fail)
+            or (record.status == "aborted" and not self.nodes[name].continue_on_abort)
+        ]
+
+    def finish(self, return_value: Any = None, error: str | None = None) -> RunRecord:
+        """Wait for the steps, then write the final run record (status, monitored, result)."""
+        self.wait()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        failed = self.failed_steps()
+        if error is not None:
+            self.record.status, self.record.error = "failed", error
+        elif self.stopping and self.record.status == "aborted":
+            self.record.error = "the pipeline was stopped"
+        elif failed:
+            self.record.status = "failed"
+            self.record.error = "; ".join(self.records[n].error or n for n in failed)
+        else:
+            self.record.status = "completed"
+        for name in self.steps:
+            monitored = self.records[name].monitored
+            self.record.metrics.extend(monitored.metrics)
+            self.record.artifacts.update(monitored.artifacts)
+            self.record.models.update(monitored.models)
+        if return_value is not None:
+            self.record.return_value = self.put_controller("return_value", return_value)
+        self.record.ended = time.time()
+        self._write_record()
+        events.run_event(self.record, self.record.status)
+        self.progress.stop(self.record, self.records)
+        return self.record
+
+    def put_controller(self, name: str, obj: Any) -> StoredValue:
+        return self.state.put(f"{self.files.controller_dir}/{name}", obj)
+
+    # ------------------------------------------------------------- the controller's own reports
+
+    @functools.cached_property
+    def logger(self) -> Any:
+        """`PipelineController.get_logger()`: reports go straight to the run record."""
+        from pipec.task import Logger
+
+        return Logger(self.record.metrics.append)
+
+    def upload_artifact(self, name: str, obj: Any) -> StoredValue:
+        where = f"{self.files.controller_dir}/artifacts/{slug(name)}"
+        if isinstance(obj, (str, os.PathLike)) and os.path.exists(obj):
+            stored = self.store.put_file(where, os.fspath(obj))
+        else:
+            stored = self.state.put(where, obj)
+        self.record.artifacts[name] = stored
+        return stored
+
+    def upload_model(self, name: str, path: str) -> StoredValue:
+        stored = self.store.put_file(f"{self.files.controller_dir}/models/{slug(name)}", path)
+        self.record.models[name] = stored
+        return stored
+
+    # ------------------------------------------------------------- ClearML controller view
+
+    def get_pipeline_dag(self) -> dict[str, Node]:
+        return dict(self.nodes)
+
+    def get_running_nodes(self) -> list[str]:
+        return [n for n, node in self.nodes.items() if node.status == "running"]
+
+    def get_processed_nodes(self) -> list[str]:
+        return [n for n, r in self.records.items() if r.status in FINISHED]
+
+    def summary(self) -> dict[str, Any]:
+        """The `--json` view of the run."""
+        steps = {}
+        for name in self.steps:
+            record = self.records.get(name) or self.state.step_record(name)
+            steps[name] = {
+                "status": record.status,
+                "attempts": len(record.attempts),
+                "duration": record.duration,
+                "cache_hit": record.cache_hit,
+                "outputs": {k: v.uri for k, v in record.outputs.items()},
+                "error": record.error,
+            }
+        out: dict[str, Any] = {
+            "run_id": self.run_id,
+            "pipeline": self.pipeline.name,
+            "target": self.options.target,
+            "status": self.record.status,
+            "storage": self.store.url,
+            "steps": steps,
+        }
+        if self.record.error:
+            out["error"] = self.record.error
+        if self.record.return_value is not None:
+            value = jsonable(self.state.load(self.record.return_value))
+            if value is not None:
+                out["return_value"] = value
+        return out
+
+
+def dumps_summary(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=2, sort_keys=False, default=str)

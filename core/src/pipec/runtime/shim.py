@@ -1,0 +1,259 @@
+"""The runtime shim: one attempt of one step, the same in every engine task.
+
+`execute` loads the step's inputs from the store, runs its code in a scratch
+directory, stores its outputs atomically, records what happened, selects what
+`monitor_*` forwards, and only then writes the cache entry. It is the body of a
+local subprocess, of an Airflow task and of a Prefect task alike:
+
+    python -m pipec.runtime.shim '<StepCall JSON>' ATTEMPT
+
+Retries, callbacks and skipping live one level up, in `pipec.runtime.lifecycle`.
+"""
+
+from __future__ import annotations
+import __future__
+
+import contextlib
+import importlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pipec import cache
+from pipec.capture.session import user_exception
+from pipec.ir import Pipeline, Step
+from pipec.records import Attempt, CacheEntry, Monitored, StepRecord, StoredValue, jsonable
+from pipec.runtime.context import (
+    RunFiles,
+    StepCall,
+    StepContext,
+    StoredRun,
+    enter_step,
+    leave_step,
+)
+from pipec.runtime.values import resolve
+from pipec.store import Store, slug
+
+
+class StepAborted(Exception):
+    """The attempt was stopped from outside (time limit, pipeline stop)."""
+
+
+def describe_error(exc: BaseException, where: str) -> str:
+    """`file:line: Type: message (where)`, pointing at the user's own line."""
+    return str(user_exception(exc, where))
+
+
+def open_run(call: StepCall) -> StoredRun:
+    store = Store(call.store)
+    pipeline = store.read_model(RunFiles(call.pipeline, call.run_id).ir, Pipeline)
+    return StoredRun(store, pipeline, call.run_id)
+
+
+@contextlib.contextmanager
+def _scratch(step: str, paths: list[str]) -> Iterator[str]:
+    """A fresh working directory (task scripts write `model.pkl` and such to the cwd),
+    with the user's directories importable, as ClearML's `enable_local_imports` does."""
+    workdir = tempfile.mkdtemp(prefix=f"pipec-{slug(step)}-")
+    old_cwd, old_path = os.getcwd(), list(sys.path)
+    os.chdir(workdir)
+    sys.path[:0] = [p for p in paths if p not in sys.path]
+    try:
+        yield workdir
+    finally:
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
+
+
+def _compile(source: str, filename: str, first_line: int) -> Any:
+    """Compiled so tracebacks and debuggers show the user's file and line numbers;
+    annotations are never evaluated (the step may not import what they name)."""
+    padded = "\n" * max(first_line - 1, 0) + source
+    return compile(
+        padded, filename, "exec", flags=__future__.annotations.compiler_flag, dont_inherit=True
+    )
+
+
+def _abspath(path: str | None, project_dir: str) -> str:
+    if not path:
+        return "<step>"
+    return path if os.path.isabs(path) else os.path.join(project_dir, path)
+
+
+def _function(step: Step, project_dir: str) -> Callable[..., Any]:
+    namespace: dict[str, Any] = {"__name__": f"pipec_step_{slug(step.name)}"}
+    for helper in step.code.helpers:
+        where = helper.location
+        code = _compile(
+            helper.source,
+            _abspath(where.file if where else None, project_dir),
+            where.line if where else 1,
+        )
+        exec(code, namespace)
+    first = step.definition.line if step.definition else 1
+    exec(_compile(step.code.source, _abspath(step.code.path, project_dir), first), namespace)
+    return namespace[step.code.entrypoint]
+
+
+def _run_script(step: Step, project_dir: str) -> None:
+    path = _abspath(step.code.path, project_dir)
+    namespace: dict[str, Any] = {"__name__": "__main__", "__file__": path}
+    saved = list(sys.argv)
+    sys.argv[:] = [path]
+    try:
+        exec(_compile(step.code.source, path, 1), namespace)
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise RuntimeError(f"the task script exited with status {exc.code}") from None
+    finally:
+        sys.argv[:] = saved
+
+
+def _importable(step: Step) -> Callable[..., Any]:
+    module, _, qualname = step.code.entrypoint.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _outputs(step: Step, result: Any) -> dict[str, Any]:
+    names = step.outputs
+    if not names:
+        return {}
+    if len(names) == 1:
+        return {names[0]: result}
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):
+        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else "one value"
+        raise ValueError(
+            f"step {step.name!r} returned {got}, but its return_values name {len(names)} "
+            f"({', '.join(names)})"
+        )
+    return dict(zip(names, result, strict=True))
+
+
+def monitored(step: Step, record: StepRecord) -> Monitored:
+    """The step's reports, artifacts and models that `monitor_*` forwards, renamed."""
+    policies = step.policies
+    metrics = [
+        report.model_copy(update={"title": sel.target_title, "series": sel.target_series})
+        for sel in policies.monitor_metrics
+        for report in record.reports
+        if report.kind == "scalar" and (report.title, report.series) == (sel.title, sel.series)
+    ]
+    artifacts = {
+        pair.target: record.artifacts[pair.source]
+        for pair in policies.monitor_artifacts
+        if pair.source in record.artifacts
+    }
+    models = {
+        pair.target: record.models[pair.source]
+        for pair in policies.monitor_models
+        if pair.source in record.models
+    }
+    return Monitored(metrics=metrics, artifacts=artifacts, models=models)
+
+
+def _store_outputs(run: StoredRun, step: Step, values: dict[str, Any]) -> dict[str, StoredValue]:
+    stored = {}
+    for name, value in values.items():
+        try:
+            stored[name] = run.put(f"{run.files.step_dir(step.name)}/outputs/{slug(name)}", value)
+        except Exception as exc:
+            raise TypeError(
+                f"step {step.name!r}: cannot store its return value {name!r} "
+                f"({type(value).__name__}): {exc}"
+            ) from exc
+    return stored
+
+
+def execute(
+    call: StepCall,
+    attempt: int,
+    *,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> StepRecord:
+    """Run one attempt of a step whose record the lifecycle has set to `running`."""
+    run = open_run(call)
+    step = run.step(call.step)
+    record = run.step_record(call.step)
+    record.outputs, record.artifacts, record.models, record.reports = {}, {}, {}, []
+    record.monitored = Monitored()
+    started = time.time()
+    error: str | None = None
+    status = "completed"
+    workdir = None
+    pipeline_dir = os.path.dirname(_abspath(run.pipeline.source.file, call.project_dir))
+    script_dir = os.path.dirname(_abspath(step.code.path, call.project_dir))
+    try:
+        kwargs = {name: resolve(value, run) for name, value in step.inputs.items()}
+        record.parameters = {name: jsonable(value) for name, value in kwargs.items()}
+        ctx = StepContext(run=run, step=step, record=record)
+        token = enter_step(ctx)
+        try:
+            with _scratch(step.name, [script_dir, pipeline_dir, call.project_dir]) as workdir:
+                if step.code.kind == "script":
+                    ctx.overrides = kwargs
+                    _run_script(step, call.project_dir)
+                    result = None
+                elif step.code.kind == "importable":
+                    result = _importable(step)(**kwargs)
+                else:
+                    result = _function(step, call.project_dir)(**kwargs)
+                values = _outputs(step, result)
+                stored = _store_outputs(run, step, values)
+        finally:
+            leave_step(token)
+        if cancelled():
+            raise StepAborted(f"step {step.name!r} was stopped")
+        record.outputs = stored
+        record.monitored = monitored(step, record)
+        shutil.rmtree(workdir, ignore_errors=True)
+    except StepAborted as exc:
+        status, error = "aborted", str(exc)
+    except Exception as exc:
+        status, error = "failed", describe_error(exc, f"in step {step.name!r}")
+        traceback.print_exc(file=sys.stderr)
+        record.workdir = workdir
+    record.attempts.append(
+        Attempt(number=attempt, status=status, started=started, ended=time.time(), error=error)
+    )
+    record.status, record.error = status, error  # type: ignore[assignment]
+    run.store.write_model(run.files.step_record(step.name), record)
+    if status == "completed" and step.policies.cache and record.cache_key:
+        cache.record(
+            run.store,
+            CacheEntry(
+                key=record.cache_key,
+                pipeline=run.pipeline.name,
+                step=step.name,
+                step_id=record.id,
+                created=time.time(),
+                outputs=record.outputs,
+                artifacts=record.artifacts,
+                models=record.models,
+                reports=record.reports,
+            ),
+        )
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Subprocess entry: the exit status says whether the attempt completed."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m pipec.runtime.shim STEP_CALL_JSON ATTEMPT", file=sys.stderr)
+        return 2
+    record = execute(StepCall.model_validate_json(args[0]), int(args[1]))
+    if record.error:
+        print(f"pipec: {record.error}", file=sys.stderr)
+    return 0 if record.status == "completed" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

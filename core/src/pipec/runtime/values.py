@@ -1,0 +1,198 @@
+"""IR values at run time: their real Python value, and their content hash for the cache.
+
+A reference to another step resolves through that step's record in the store;
+an `Expr` is evaluated with real values, so the pipeline logic's arithmetic,
+formatting and containers give the same result on every target.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import operator
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import cloudpickle
+from pipec.capture.trace import OPERATORS
+from pipec.ir import (
+    ArtifactRef,
+    Expr,
+    LiteralValue,
+    ModelRef,
+    OutputRef,
+    ParamRef,
+    PickledValue,
+    PipelineIdRef,
+    StepIdRef,
+    StepParamRef,
+    Template,
+    Value,
+)
+from pipec.records import SUCCEEDED, StepRecord, StoredValue
+
+
+class MissingValueError(LookupError):
+    """A reference points at something the run does not have (said in user terms)."""
+
+
+class RunState(Protocol):
+    """What resolving needs from a run: its parameters, records and store."""
+
+    run_id: str
+
+    def parameter(self, name: str) -> Value: ...
+
+    def step_record(self, step: str) -> StepRecord: ...
+
+    def load(self, stored: StoredValue) -> Any: ...
+
+
+def _output(state: RunState, ref: OutputRef) -> StoredValue | None:
+    record = state.step_record(ref.step)
+    if record.status not in SUCCEEDED:
+        return None  # ClearML: what a failed or skipped parent passes on is None
+    if ref.name not in record.outputs:
+        raise MissingValueError(f"step {ref.step!r} has no stored output {ref.name!r}")
+    return record.outputs[ref.name]
+
+
+def _artifact(state: RunState, ref: ArtifactRef) -> StoredValue | None:
+    record = state.step_record(ref.step)
+    if record.status not in SUCCEEDED:
+        return None
+    if ref.name not in record.artifacts:
+        have = ", ".join(sorted(record.artifacts)) or "none"
+        raise MissingValueError(
+            f"step {ref.step!r} uploaded no artifact named {ref.name!r} (it has: {have})"
+        )
+    return record.artifacts[ref.name]
+
+
+def _model(state: RunState, ref: ModelRef) -> StoredValue | None:
+    record = state.step_record(ref.step)
+    if record.status not in SUCCEEDED:
+        return None
+    models = list(record.models.values())
+    try:
+        if isinstance(ref.index, int):
+            return models[ref.index]
+        return record.models[ref.index]
+    except (IndexError, KeyError):
+        raise MissingValueError(f"step {ref.step!r} has no model {ref.index!r}") from None
+
+
+def _mutated(op: str) -> Callable[..., Any]:
+    """Mutation recorded by the trace (`x[k] = v`): apply it, the result is the object."""
+
+    def apply(target: Any, *args: Any) -> Any:
+        {"setitem": operator.setitem, "delitem": operator.delitem, "setattr": setattr}[op](
+            target, *args
+        )
+        return target
+
+    return apply
+
+
+_CALLS: dict[str, Callable[..., Any]] = {
+    **OPERATORS,
+    "getattr": getattr,
+    "getitem": operator.getitem,
+    "call": lambda fn, *args, **kwargs: fn(*args, **kwargs),
+    "format": format,
+    "str": str,
+    "repr": repr,
+    "tuple": lambda *items: tuple(items),
+    "list": lambda *items: list(items),
+    "set": lambda *items: set(items),
+    "frozenset": lambda *items: frozenset(items),
+    "dict": lambda *flat: dict(zip(flat[::2], flat[1::2], strict=True)),
+    **{op: _mutated(op) for op in ("setitem", "delitem", "setattr")},
+}
+
+
+def resolve(value: Value, state: RunState) -> Any:
+    """The real value of an IR value in this run."""
+    if isinstance(value, LiteralValue):
+        return value.value
+    if isinstance(value, PickledValue):
+        return cloudpickle.loads(base64.b64decode(value.data))
+    if isinstance(value, ParamRef):
+        return resolve(state.parameter(value.name), state)
+    if isinstance(value, PipelineIdRef):
+        return state.run_id
+    if isinstance(value, StepIdRef):
+        return state.step_record(value.step).id
+    if isinstance(value, StepParamRef):
+        return state.step_record(value.step).parameters.get(value.name)
+    if isinstance(value, (OutputRef, ArtifactRef, ModelRef)):
+        finder = {OutputRef: _output, ArtifactRef: _artifact, ModelRef: _model}[type(value)]
+        stored = finder(state, value)  # type: ignore[operator]
+        if stored is None:
+            return None
+        if isinstance(value, OutputRef) or getattr(value, "attr", None) is None:
+            return state.load(stored)
+        return stored.uri
+    if isinstance(value, Template):
+        return "".join(p if isinstance(p, str) else str(resolve(p, state)) for p in value.parts)
+    if isinstance(value, Expr):
+        if value.op not in _CALLS:
+            raise MissingValueError(f"unknown expression operation {value.op!r}")
+        args = [resolve(a, state) for a in value.args]
+        kwargs = {k: resolve(v, state) for k, v in value.kwargs.items()}
+        return _CALLS[value.op](*args, **kwargs)
+    raise TypeError(f"not an IR value: {value!r}")
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _step_content(record: StepRecord) -> str:
+    """A step as its children see it through `${step.id}`: what it produced."""
+    stored = {
+        kind: {name: v.hash for name, v in values.items()}
+        for kind, values in (
+            ("outputs", record.outputs),
+            ("artifacts", record.artifacts),
+            ("models", record.models),
+        )
+    }
+    return _digest("step", record.status in SUCCEEDED, stored)
+
+
+def content_hash(value: Value, state: RunState) -> str:
+    """A hash of what a value *contains* in this run, independent of run-scoped names.
+
+    Two runs that feed a step the same data give the same hash, whatever their
+    run ids or artifact URIs.
+    """
+    if isinstance(value, LiteralValue):
+        return _digest("literal", value.value)
+    if isinstance(value, PickledValue):
+        return _digest("pickled", value.data)
+    if isinstance(value, ParamRef):
+        return content_hash(state.parameter(value.name), state)
+    if isinstance(value, PipelineIdRef):
+        return _digest("pipeline_id")
+    if isinstance(value, StepIdRef):
+        return _step_content(state.step_record(value.step))
+    if isinstance(value, StepParamRef):
+        return _digest("param", state.step_record(value.step).parameters.get(value.name))
+    if isinstance(value, (OutputRef, ArtifactRef, ModelRef)):
+        finder = {OutputRef: _output, ArtifactRef: _artifact, ModelRef: _model}[type(value)]
+        stored = finder(state, value)  # type: ignore[operator]
+        return _digest(value.kind, None if stored is None else stored.hash)
+    if isinstance(value, Template):
+        return _digest(
+            "template", [p if isinstance(p, str) else content_hash(p, state) for p in value.parts]
+        )
+    if isinstance(value, Expr):
+        return _digest(
+            "expr",
+            value.op,
+            [content_hash(a, state) for a in value.args],
+            {k: content_hash(v, state) for k, v in value.kwargs.items()},
+        )
+    raise TypeError(f"not an IR value: {value!r}")

@@ -1,0 +1,417 @@
+"""The artifact store: one fsspec URL holding every run's values, records and the cache.
+
+Layout (all paths relative to the store URL):
+
+    runs/<pipeline>/<run_id>/run.json                       RunRecord
+    runs/<pipeline>/<run_id>/pipeline.json                  the IR the run executes
+    runs/<pipeline>/<run_id>/steps/<step>/step.json         StepRecord
+    runs/<pipeline>/<run_id>/steps/<step>/outputs/<name>    return values
+    runs/<pipeline>/<run_id>/steps/<step>/artifacts/<name>  upload_artifact
+    runs/<pipeline>/<run_id>/steps/<step>/models/<name>     models
+    runs/<pipeline>/<run_id>/controller/...                 the controller's own uploads
+    cache/<key[:2]>/<key>.json                              CacheEntry
+
+Every write is atomic: a reader sees the whole object or nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import posixpath
+import re
+import secrets
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
+from fsspec.registry import known_implementations
+from pydantic import BaseModel
+
+from pipec.records import StoredValue
+from pipec.storage import cache_dir
+from pipec.store.serializers import SerializationError, Serializer, Unsupported, type_name
+
+DEFAULT_STORE = ".pipec/store"
+
+Custom = tuple[Callable[[Any], bytes], Callable[[bytes], Any]]
+"""ClearML's (artifact_serialization_function, artifact_deserialization_function)."""
+
+M = TypeVar("M", bound=BaseModel)
+
+_TMP_PREFIX = ".tmp-"
+"""Names being written; never listed, never read."""
+
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+class StorageError(Exception):
+    """The store cannot be reached or written (message names the URL and why)."""
+
+
+def slug(name: str) -> str:
+    """A pipeline or step name as one safe path segment.
+
+    Safe names are kept; any other name is cleaned up and gets a short hash of the
+    original, so two different names never share a folder.
+    """
+    if _SAFE_SEGMENT.fullmatch(name):
+        return name
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._-")[:64]
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{cleaned}-{digest}" if cleaned else digest
+
+
+class Store:
+    """A view of one store URL."""
+
+    url: str
+
+    def __init__(self, url: str) -> None:
+        self.url = _normalise(url)
+        try:
+            self._fs, self._root = fsspec.core.url_to_fs(self.url)
+        except (ValueError, ImportError) as exc:
+            reason = _protocol_problem(self.url, exc)
+            raise StorageError(f"storage {self.url} is not usable: {reason}") from exc
+        self._local = isinstance(self._fs, LocalFileSystem)
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    @classmethod
+    def resolve(cls, url: str | None = None) -> Store:
+        """`url` (from --storage) > $PIPEC_STORAGE > ./.pipec/store; plain paths become absolute."""
+        return cls(url or os.environ.get("PIPEC_STORAGE") or DEFAULT_STORE)
+
+    @property
+    def shared_between_processes(self) -> bool:
+        """False for memory:// (one process only): the local target needs a shared store."""
+        return not isinstance(self._fs, MemoryFileSystem)
+
+    def check(self) -> None:
+        """Raise StorageError unless the store can be listed and written."""
+        probe = f"{_TMP_PREFIX}check-{secrets.token_hex(8)}"
+        try:
+            if self._local:
+                os.makedirs(self._root, exist_ok=True)
+            self.write_bytes(probe, b"pipec")
+            try:
+                self._fs.invalidate_cache(self._root)
+                self._fs.ls(self._root, detail=False)
+            finally:
+                self.remove(probe)
+        except Exception as exc:
+            raise StorageError(f"storage {self.url} is not usable: {_reason(exc)}") from exc
+
+    def uri(self, rel: str) -> str:
+        """The full URL (or absolute path, for a plain-path store) of `rel`."""
+        if not rel:
+            return self.url
+        if "://" not in self.url:
+            return os.path.join(self.url, *rel.split("/"))
+        return self.url + ("" if self.url.endswith("/") else "/") + rel
+
+    def write_bytes(self, rel: str, data: bytes) -> str:
+        """Atomic write; returns the object's URI."""
+        path = self._path(rel)
+        if self._local:
+            with _atomic_local(path) as tmp:
+                Path(tmp).write_bytes(data)
+        else:  # one whole-object upload: atomic on object stores
+            self._fs.pipe_file(path, data)
+        return self.uri(rel)
+
+    def read_bytes(self, rel_or_uri: str) -> bytes:
+        fs, path = self._locate(rel_or_uri)
+        return fs.cat_file(path)
+
+    def exists(self, rel_or_uri: str) -> bool:
+        fs, path = self._locate(rel_or_uri)
+        fs.invalidate_cache(path)  # another process may have written it since
+        return fs.exists(path)
+
+    def listdir(self, rel: str) -> list[str]:
+        """Names directly under `rel` (empty when it does not exist)."""
+        path = self._path(rel)
+        self._fs.invalidate_cache(path)
+        try:
+            entries = self._fs.ls(path, detail=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        own = path.rstrip("/")
+        names = {posixpath.basename(e.rstrip("/")) for e in entries if e.rstrip("/") != own}
+        return sorted(n for n in names if not n.startswith(_TMP_PREFIX))
+
+    def remove(self, rel: str) -> None:
+        """Remove a file or a whole folder; missing is fine."""
+        with contextlib.suppress(FileNotFoundError):
+            self._fs.rm(self._path(rel), recursive=True)
+
+    def write_model(self, rel: str, record: BaseModel) -> str:
+        return self.write_bytes(rel, record.model_dump_json(indent=2).encode())
+
+    def read_model(self, rel: str, model: type[M]) -> M:
+        return model.model_validate_json(self.read_bytes(rel))
+
+    def put_value(self, rel: str, obj: Any, *, custom: Custom | None = None) -> StoredValue:
+        """Serialise `obj` with the serializer chosen for its type and write it atomically.
+
+        `custom` (user functions) overrides the choice. Nothing is written when
+        serialising fails.
+        """
+        if custom is None:
+            serializer, data = _serialise(obj)
+            name, extension = serializer.name, serializer.extension
+        else:
+            name, extension, data = "custom", ".bin", _custom_dumps(custom[0], obj)
+        uri = self.write_bytes(rel + extension, data)
+        return StoredValue(
+            uri=uri,
+            hash=hashlib.sha256(data).hexdigest(),
+            serializer=name,
+            type_name=type_name(obj),
+            size=len(data),
+        )
+
+    def put_file(self, rel_dir: str, path: str | os.PathLike[str]) -> StoredValue:
+        """Store a local file as is at `rel_dir/<its name>`, or a folder as `<its name>.zip`.
+
+        The URI keeps the file's name (and extension) so tools that sniff it, like
+        `pd.read_csv(uri)`, still work.
+        """
+        source = os.path.abspath(os.fspath(path))
+        name = os.path.basename(source)
+        if not os.path.isdir(source):
+            return self._put_local_file(f"{rel_dir}/{name}", source, "file", type_name(path))
+        with tempfile.TemporaryDirectory() as scratch:
+            archive = os.path.join(scratch, name + ".zip")
+            _zip_folder(source, archive)
+            return self._put_local_file(f"{rel_dir}/{name}.zip", archive, "folder", type_name(path))
+
+    def get_value(self, stored: StoredValue, *, custom: Custom | None = None) -> Any:
+        """The stored value; files and folders come back as local paths."""
+        if stored.serializer == "file":
+            return self.local_path(stored)
+        if stored.serializer == "folder":
+            return self._extracted(stored)
+        if stored.serializer == "custom":
+            if custom is None:
+                raise SerializationError(
+                    f"{stored.uri} was written by a custom serialization function: "
+                    "pass the matching deserialization function to read it"
+                )
+            loads = custom[1]
+        else:
+            loads = _serializer_named(stored.serializer, stored.uri).loads
+        data = self.read_bytes(stored.uri)
+        try:
+            return loads(data)
+        except Exception as exc:
+            raise SerializationError(
+                f"cannot read the {stored.type_name} at {stored.uri} "
+                f"(serializer {stored.serializer!r}): {exc}"
+            ) from exc
+
+    def local_path(self, stored: StoredValue) -> str:
+        """A local file with the stored bytes (downloaded once for remote stores)."""
+        fs, path = self._locate(stored.uri)
+        if isinstance(fs, LocalFileSystem):
+            return path
+        target = cache_dir() / "store" / stored.hash / posixpath.basename(path)
+        if not target.exists():
+            with _atomic_local(str(target)) as tmp:
+                fs.get_file(path, tmp)
+                if _file_digest(tmp) != stored.hash:
+                    raise StorageError(f"{stored.uri} no longer holds the value it was stored with")
+        return str(target)
+
+    def _path(self, rel: str) -> str:
+        """The filesystem path of `rel` for `self._fs`."""
+        if not rel:
+            return self._root
+        if self._local:
+            return os.path.join(self._root, *rel.split("/"))
+        return f"{self._root.rstrip('/')}/{rel}"
+
+    def _locate(self, rel_or_uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
+        """The filesystem and path of a relative path, a URI of this store or any URL."""
+        prefix = self.url if self.url.endswith("/") else self.url + "/"
+        if rel_or_uri.startswith(prefix):
+            return self._fs, self._path(rel_or_uri[len(prefix) :])
+        if "://" in rel_or_uri or os.path.isabs(rel_or_uri):
+            return fsspec.core.url_to_fs(rel_or_uri)
+        return self._fs, self._path(rel_or_uri)
+
+    def _put_local_file(self, rel: str, source: str, serializer: str, of_type: str) -> StoredValue:
+        """Copy a local file into the store without loading it into memory."""
+        digest = _file_digest(source)
+        target = self._path(rel)
+        if self._local:
+            with _atomic_local(target) as tmp:
+                shutil.copyfile(source, tmp)
+        else:
+            self._fs.put_file(source, target)
+        return StoredValue(
+            uri=self.uri(rel),
+            hash=digest,
+            serializer=serializer,
+            type_name=of_type,
+            size=os.path.getsize(source),
+        )
+
+    def _extracted(self, stored: StoredValue) -> str:
+        """A stored folder, unpacked once into the local cache."""
+        archive = self.local_path(stored)
+        name = posixpath.basename(stored.uri).removesuffix(".zip")
+        target = cache_dir() / "store" / stored.hash / name
+        if target.is_dir():
+            return str(target)
+        tmp = target.with_name(f"{_TMP_PREFIX}{secrets.token_hex(8)}")
+        try:
+            tmp.mkdir(parents=True)
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(tmp)
+            try:
+                os.rename(tmp, target)
+            except OSError:
+                if not target.is_dir():  # else another process unpacked it first
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return str(target)
+
+
+def _normalise(url: str) -> str:
+    """Plain paths become absolute; URLs keep their form, without a trailing slash."""
+    if "://" not in url:
+        return os.path.abspath(os.path.expanduser(url))
+    protocol, rest = url.split("://", 1)
+    return f"{protocol}://{rest.rstrip('/') or rest}"
+
+
+def _protocol_problem(url: str, exc: BaseException) -> str:
+    """Why fsspec cannot open `url`, with the package to install when one is missing."""
+    protocol = url.split("://", 1)[0].split("::")[-1]
+    known = known_implementations.get(protocol)
+    if isinstance(exc, ImportError) and known:
+        package = known["class"].split(".")[0]
+        if package != "fsspec":
+            return f"{protocol}:// needs `pip install {package}`"
+        return known.get("err") or str(exc)
+    if protocol not in fsspec.available_protocols():
+        return f"unknown protocol {protocol!r}"
+    return str(exc)
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, human reason for a storage failure."""
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return "a file is in the way (the store must be a folder)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
+@contextlib.contextmanager
+def _atomic_local(path: str) -> Iterator[str]:
+    """A temporary name beside `path`, moved over it only if the block succeeds."""
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f"{_TMP_PREFIX}{secrets.token_hex(8)}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _serialise(obj: Any) -> tuple[Serializer, bytes]:
+    """The bytes of `obj` from the highest-priority serializer that takes it."""
+    from pipec import plugins  # plugins imports this package
+
+    for serializer in plugins.serializers():
+        if not serializer.accepts(obj):
+            continue
+        try:
+            return serializer, serializer.dumps(obj)
+        except Unsupported:
+            continue
+        except SerializationError:
+            raise
+        except Exception as exc:
+            raise SerializationError(
+                f"cannot serialise a {type_name(obj)} with {serializer.name}: {exc}"
+            ) from exc
+    raise SerializationError(f"no installed serializer accepts a {type_name(obj)}")
+
+
+def _custom_dumps(dumps: Callable[[Any], bytes], obj: Any) -> bytes:
+    try:
+        data = dumps(obj)
+    except Exception as exc:
+        raise SerializationError(
+            f"cannot serialise a {type_name(obj)} with the custom serialization function: {exc}"
+        ) from exc
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise SerializationError(
+            f"the custom serialization function returned a {type_name(data)}, not bytes"
+        )
+    return bytes(data)
+
+
+def _serializer_named(name: str, uri: str) -> Serializer:
+    from pipec import plugins
+
+    for serializer in plugins.serializers():
+        if serializer.name == name:
+            return serializer
+    raise SerializationError(
+        f"{uri} was written by the serializer {name!r}, which no installed pipec plugin "
+        "provides: install the plugin that wrote it"
+    )
+
+
+def _file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _zip_folder(source: str, archive: str) -> None:
+    """Zip a folder reproducibly (sorted entries, fixed times): equal folders, equal hashes."""
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for dirpath, dirnames, filenames in os.walk(source):
+            dirnames.sort()
+            base = Path(os.path.relpath(dirpath, source)).as_posix()
+            prefix = "" if base == "." else base + "/"
+            if prefix:  # keeps empty folders
+                zf.writestr(_zip_entry(prefix, os.stat(dirpath).st_mode), b"")
+            for name in sorted(filenames):
+                full = os.path.join(dirpath, name)
+                entry = _zip_entry(prefix + name, os.stat(full).st_mode)
+                with open(full, "rb") as src, zf.open(entry, "w") as dst:
+                    shutil.copyfileobj(src, dst)
+
+
+def _zip_entry(name: str, mode: int) -> zipfile.ZipInfo:
+    entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    entry.external_attr = (mode & 0xFFFF) << 16
+    if name.endswith("/"):
+        entry.external_attr |= 0x10  # the MS-DOS directory flag
+    else:
+        entry.compress_type = zipfile.ZIP_DEFLATED
+    return entry

@@ -1,0 +1,94 @@
+"""The `debug` and `local` targets: run a pipeline on this machine, with no server.
+
+Both run the pipeline's real logic (decorator pipelines branch and loop on
+real values, as in ClearML) through the same scheduler; they differ only in
+where an attempt runs: in this process, one step at a time (`debug`), or in a
+subprocess per step, independent steps in parallel (`local`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from pipec.errors import UsageError
+from pipec.hookspecs import hookimpl
+from pipec.ir import Pipeline
+from pipec.runtime import live
+from pipec.runtime.runner import Executor, InProcess, PipelineRun, RunOptions, Subprocesses
+from pipec.runtime.shim import describe_error
+from pipec.runtime.start import Logic
+from pipec.targets import RunResult, Target
+from pipec.validate import FEATURES
+
+# runs in the current environment: docker / repo options do not apply here
+LOCAL_FEATURES = frozenset(FEATURES) - {"loop", "task_factory"}
+
+
+class LocalTarget:
+    capabilities = LOCAL_FEATURES
+
+    def __init__(self, name: str, description: str, executor: Callable[[RunOptions], Executor]):
+        self.name = name
+        self.description = description
+        self._executor = executor
+
+    def compile(self, pipeline: Pipeline, out_dir: Path) -> list[Path]:
+        raise UsageError(
+            f"target {self.name!r} runs pipelines in place and has nothing to compile: "
+            f"use `pipec run --target {self.name}`"
+        )
+
+    def run(self, pipeline: Pipeline, options: RunOptions, logic: Logic) -> RunResult:
+        executor = self._executor(options)
+        if logic.function is not None:
+            return self._run_logic(pipeline, options, logic, executor)
+        run = PipelineRun(pipeline, options, executor, controller=logic.controller)
+        if logic.controller is not None:
+            logic.controller._run = run
+        for step in run.pipeline.steps:
+            run.add(step)
+        record = run.finish()
+        return RunResult(record=record, summary=run.summary())
+
+    def _run_logic(
+        self, pipeline: Pipeline, options: RunOptions, logic: Logic, executor: Executor
+    ) -> RunResult:
+        """A decorator pipeline: its function runs here, its steps join the run as called."""
+        assert logic.function is not None
+        kwargs = dict(logic.kwargs)
+        kwargs.update(options.params)
+        run = PipelineRun(pipeline.model_copy(update={"steps": []}), options, executor)
+        token = live.activate(run)
+        try:
+            result = logic.function(*logic.args, **kwargs)
+            value = run.outputs.unwrap(result)
+        except Exception as exc:
+            run.finish(error=describe_error(exc, "in the pipeline logic"))
+            raise
+        finally:
+            live.deactivate(token)
+        record = run.finish(return_value=value)
+        return RunResult(record=record, summary=run.summary(), value=value)
+
+
+def _echo(options: RunOptions) -> Callable[[str], None]:
+    stream = sys.stderr if options.quiet else sys.stdout
+
+    def echo(line: str) -> None:
+        print(line, file=stream, flush=True)
+
+    return echo
+
+
+@hookimpl
+def pipec_targets() -> list[Target]:
+    return [
+        LocalTarget("debug", "in this process, one step at a time", lambda _: InProcess()),
+        LocalTarget(
+            "local",
+            "a subprocess per step on this machine, independent steps in parallel",
+            lambda options: Subprocesses(_echo(options)),
+        ),
+    ]
