@@ -57,6 +57,19 @@ class Logger:
         self.reports: list[Report] = []
         self._sink = sink
 
+    @classmethod
+    def current_logger(cls) -> Logger:
+        """The running step's logger; in the pipeline logic, the run's own."""
+        task = Task.current_task()
+        if task is not None and task._step is not None:
+            return task.get_logger()
+        from pipec.runtime.live import active_run
+
+        run = active_run()
+        if run is not None:
+            return run.logger
+        return task.get_logger() if task is not None else cls()
+
     def _add(self, report: Report) -> None:
         self.reports.append(report)
         if self._sink is not None:

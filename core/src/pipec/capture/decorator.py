@@ -514,6 +514,30 @@ class PipelineDecorator:
         cls._execution_mode = "local"
 
     @classmethod
+    def get_logger(cls) -> Any:
+        """The running step's logger inside a component, else the pipeline's own."""
+        from pipec.task import Logger
+
+        return Logger.current_logger()
+
+    @classmethod
+    def upload_artifact(cls, name: str, artifact_object: Any, **_: Any) -> bool:
+        """From the pipeline logic: an artifact of the run (in its run record)."""
+        cls._running("upload_artifact").upload_artifact(name, artifact_object)
+        return True
+
+    @classmethod
+    def upload_model(cls, model_name: str, model_local_path: str, **_: Any) -> None:
+        cls._running("upload_model").upload_model(model_name, model_local_path)
+
+    @staticmethod
+    def _running(what: str) -> Any:
+        run = live.active_run()
+        if run is None:
+            raise CaptureError(f"PipelineDecorator.{what}() works while a pipeline runs")
+        return run
+
+    @classmethod
     def debug_pipeline(cls) -> None:
         """Steps run as plain in-process calls (the `debug` target)."""
         cls._execution_mode = "debug"

@@ -72,6 +72,29 @@ class Node:
         )
 
 
+def skip_reason(parents: list[tuple[Node, StepRecord]]) -> str | None:
+    """Why a step whose parents have finished must be skipped (ClearML's rules), if so:
+    a skipped parent, or a failed / aborted one unless it continues without skipping
+    its children."""
+    for node, record in parents:
+        if record.status == "skipped":
+            return f"parent {node.name!r} was skipped"
+        if record.status == "failed" and (not node.continue_on_fail or node.skip_children_on_fail):
+            return f"parent {node.name!r} failed"
+        if record.status == "aborted" and (
+            not node.continue_on_abort or node.skip_children_on_abort
+        ):
+            return f"parent {node.name!r} was aborted"
+    return None
+
+
+def is_fatal(node: Node, record: StepRecord) -> bool:
+    """A failure or abort that fails the whole run (the step does not continue)."""
+    return (record.status == "failed" and not node.continue_on_fail) or (
+        record.status == "aborted" and not node.continue_on_abort
+    )
+
+
 @dataclass
 class Lifecycle:
     """How one run treats its steps: who `pipeline` is in callbacks, and what to refresh."""

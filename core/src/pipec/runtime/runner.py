@@ -33,7 +33,7 @@ from pipec.ir import Pipeline, Step
 from pipec.records import FINISHED, SUCCEEDED, Attempt, RunRecord, StepRecord, StoredValue, jsonable
 from pipec.runtime import shim
 from pipec.runtime.context import RunFiles, StepCall, StoredRun
-from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node
+from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node, is_fatal, skip_reason
 from pipec.runtime.live import Outputs
 from pipec.runtime.progress import Progress
 from pipec.store import Store, slug
@@ -138,7 +138,7 @@ class Subprocesses:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={"MPLBACKEND": "Agg", **os.environ, "PYTHONUNBUFFERED": "1"},  # headless
             )
             with self._lock:
                 self._procs.add(proc)
@@ -307,17 +307,7 @@ class PipelineRun:
         """Why a ready step must be skipped instead of run, if it must."""
         if self.stopping:
             return "the pipeline was stopped"
-        for parent in node.parents:
-            status, pnode = self.records[parent].status, self.nodes[parent]
-            if status == "skipped":
-                return f"parent {parent!r} was skipped"
-            if status == "failed" and (not pnode.continue_on_fail or pnode.skip_children_on_fail):
-                return f"parent {parent!r} failed"
-            if status == "aborted" and (
-                not pnode.continue_on_abort or pnode.skip_children_on_abort
-            ):
-                return f"parent {parent!r} was aborted"
-        return None
+        return skip_reason([(self.nodes[p], self.records[p]) for p in node.parents])
 
     def _ready(self) -> list[str]:
         return [
@@ -361,10 +351,7 @@ class PipelineRun:
         with self._cond:
             self.records[name] = record
             self._cond.notify_all()
-        fatal = (record.status == "failed" and not node.continue_on_fail) or (
-            record.status == "aborted" and not node.continue_on_abort
-        )
-        if fatal and self.pipeline.policies.abort_on_failure and not self.stopping:
+        if is_fatal(node, record) and self.pipeline.policies.abort_on_failure and not self.stopping:
             self.stop(status="failed")
 
     def wait_step(self, name: str) -> StepRecord:
@@ -405,12 +392,7 @@ class PipelineRun:
         return self.record.status == "completed"
 
     def failed_steps(self) -> list[str]:
-        return [
-            name
-            for name, record in self.records.items()
-            if (record.status == "failed" and not self.nodes[name].continue_on_fail)
-            or (record.status == "aborted" and not self.nodes[name].continue_on_abort)
-        ]
+        return [name for name, record in self.records.items() if is_fatal(self.nodes[name], record)]
 
     def finish(self, return_value: Any = None, error: str | None = None) -> RunRecord:
         """Wait for the steps, then write the final run record (status, monitored, result)."""
