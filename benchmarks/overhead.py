@@ -26,13 +26,13 @@ from pipec.plugins import get_target
 from pipec.runtime.runner import RunOptions
 from pipec.runtime.start import Logic
 
-STEP = '''
+STEP = """
 def work(x: int, loops: int) -> int:
     total = 0
     for i in range(loops):
         total += (i * x) % 7
     return x + 1
-'''
+"""
 
 
 def pipeline_file(folder: Path, shape: str, n: int, loops: int) -> Path:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from pipec import cache, records, templates
 from pipec.capture.session import load_pipeline, resolve_path, split_target, user_exception
@@ -303,12 +303,21 @@ def _secs(value: float | None) -> str:
 
 @runs_app.command("list")
 def runs_list(storage: StorageOpt = None, pipeline: str | None = None) -> None:
-    """Runs in the store, newest first."""
-    table = Table("run", "pipeline", "target", "status", "started", "duration", "steps")
-    for record in records.list_runs(_store(storage), pipeline):
+    """Runs in the store, newest first (a run id starts with the date and time it began)."""
+    found = records.list_runs(_store(storage), pipeline)
+    # ids (what `runs show` takes) and statuses are never cut short; the rest may wrap
+    table = Table(
+        Column("run", no_wrap=True, min_width=max((len(r.run_id) for r in found), default=3)),
+        Column("pipeline", overflow="fold"),
+        "target",
+        Column("status", no_wrap=True),
+        "duration",
+        "steps",
+    )
+    for record in found:
         took = record.ended - record.started if record.ended else None
         table.add_row(record.run_id, record.pipeline, record.target, record.status,
-                      _when(record.started), _secs(took), str(len(record.steps)))  # fmt: skip
+                      _secs(took), str(len(record.steps)))  # fmt: skip
     out.print(table)
 
 
@@ -337,10 +346,10 @@ def runs_show(
         table.add_row(step.name, step.status, str(len(step.attempts)), _secs(step.duration),
                       "yes" if step.cache_hit else "", metrics)  # fmt: skip
     out.print(table)
-    for m in run_record.metrics:
-        out.print(f"metric {m.title}/{m.series} = {m.value}", markup=False)
+    for m in run_record.metrics:  # soft_wrap: a URI stays one line, to copy and paste
+        out.print(f"metric {m.title}/{m.series} = {m.value}", markup=False, soft_wrap=True)
     for name, value in {**run_record.artifacts, **run_record.models}.items():
-        out.print(f"{name}: {value.uri}", markup=False)
+        out.print(f"{name}: {value.uri}", markup=False, soft_wrap=True)
     if run_record.error:
         err.print(run_record.error, markup=False)
 

@@ -132,6 +132,27 @@ class Artifact:
         return f"Artifact({self.name!r}, url={self.url!r})"
 
 
+class MissingArtifactError(KeyError):
+    """`task.artifacts[name]` for a name the task never uploaded (a KeyError, as in ClearML)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # KeyError would show the message in quotes
+
+
+class Artifacts(dict[str, Artifact]):
+    """A task's artifacts by name; a missing one is reported with the step and what it has."""
+
+    def __init__(self, step: str, artifacts: dict[str, Artifact]) -> None:
+        super().__init__(artifacts)
+        self.step = step
+
+    def __missing__(self, name: str) -> Artifact:
+        have = ", ".join(sorted(self)) or "none"
+        raise MissingArtifactError(
+            f"step {self.step!r} uploaded no artifact named {name!r} (it has: {have})"
+        )
+
+
 class Task:
     """A unit of work: a pipeline step, or a task script run by hand."""
 
@@ -233,8 +254,9 @@ class Task:
         else:
             record, store = getattr(self, "_record", None), getattr(self, "_store", None)
         if record is None or store is None:
-            return {}
-        return {name: Artifact(name, v, store) for name, v in record.artifacts.items()}
+            return Artifacts(self.name or "", {})
+        found = {name: Artifact(name, v, store) for name, v in record.artifacts.items()}
+        return Artifacts(record.name, found)
 
     def get_parameters(self, **_: Any) -> dict[str, Any]:
         record = self._step.record if self._step is not None else getattr(self, "_record", None)

@@ -9,6 +9,7 @@ call that holds it, and every referenced step becomes a parent, as in ClearML.
 from __future__ import annotations
 
 import base64
+import contextvars
 import hashlib
 import inspect
 import os
@@ -458,10 +459,17 @@ class PipelineController:
         if wait:
             self._result = start.run(pipeline, logic, chosen)
             return
-        self._thread = threading.Thread(
-            target=lambda: setattr(self, "_result", start.run(pipeline, logic, chosen)),
-            daemon=True,
-        )
+        self._error: BaseException | None = None
+
+        def background() -> None:
+            try:
+                self._result = start.run(pipeline, logic, chosen)
+            except BaseException as exc:  # raised again by wait(), in the caller's thread
+                self._error = exc
+
+        # in the caller's context, so the options of `pipec run` reach the run
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(background,), daemon=True)
         self._thread.start()
 
     # ------------------------------------------------------------ while / after it runs
@@ -471,7 +479,11 @@ class PipelineController:
         thread = getattr(self, "_thread", None)
         if thread is not None:
             thread.join(None if timeout is None else timeout * 60)
-            return not thread.is_alive()
+            if thread.is_alive():
+                return False
+            error, self._error = self._error, None
+            if error is not None:  # the run could not start (invalid pipeline, storage, ...)
+                raise error
         return True
 
     def stop(

@@ -22,7 +22,7 @@ from pipec.records import Attempt, StepRecord, StepStatus, jsonable
 from pipec.refs import render
 from pipec.runtime.context import StoredRun, load_callable
 from pipec.runtime.shim import monitored
-from pipec.runtime.values import content_hash, resolve
+from pipec.runtime.values import content_hash, resolve, step_inputs
 
 AttemptFn = Callable[[int, float | None], StepRecord]
 """Runs attempt N of the step with an optional time limit; returns the record it wrote."""
@@ -104,6 +104,10 @@ class Lifecycle:
     """The object callbacks get as `pipeline` (the PipelineController, or the run)."""
     target: str
     refresh: frozenset[str] | bool = frozenset()
+    engine_retries: bool = False
+    """The engine starts each retry itself (Airflow's `retries`): after a failed attempt
+    that `retry_on_failure` retries, `run_node` returns with the node still `running`,
+    and the engine's next try continues the step with `resume_node`."""
 
     def refreshes(self, step: str) -> bool:
         return self.refresh is True or (not isinstance(self.refresh, bool) and step in self.refresh)
@@ -214,7 +218,7 @@ class Lifecycle:
         node.job_started = record.started = time.time()
         if step.policies.cache:
             try:
-                hashes = {name: content_hash(v, self.run) for name, v in step.inputs.items()}
+                hashes = step_inputs(step, self.run, content_hash)
             except LookupError as exc:
                 return self._failed(node, step, record, str(exc))
             record.cache_key = cache.cache_key(self.run.pipeline, step, hashes)
@@ -241,6 +245,20 @@ class Lifecycle:
                 self._write(record)
                 return self._finish(node, step, record)
         self.set_status(node, "running", step)
+        return self._attempts(node, step, record, attempt)
+
+    def resume_node(self, node: Node, step: Step, attempt: AttemptFn) -> StepRecord:
+        """The engine's retry of a step `run_node` left `running`: its record keeps the
+        earlier attempts, as when the lifecycle retries by itself."""
+        record = self.run.step_record(step.name)
+        node.status, node.retries = "running", len(record.attempts)
+        node.job_started = record.started
+        node.parameters = dict(record.parameters)
+        return self._attempts(node, step, record, attempt)
+
+    def _attempts(
+        self, node: Node, step: Step, record: StepRecord, attempt: AttemptFn
+    ) -> StepRecord:
         while True:
             record.status = "running"
             self._write(record)
@@ -249,6 +267,8 @@ class Lifecycle:
                 break
             node.retries += 1
             events.step_event(self.run, node.name, "retrying")
+            if self.engine_retries:
+                return record
         record.ended = time.time()
         self._write(record)
         return self._finish(node, step, record)

@@ -8,6 +8,7 @@ import time
 
 from pipec.records import RunRecord, StepRecord
 from rich.console import Console
+from rich.markup import escape
 from rich.status import Status
 
 _MARKS = {
@@ -64,9 +65,8 @@ class Progress:
             detail = f"{record.duration:.2f}s"
         attempts = f" after {len(record.attempts)} attempts" if len(record.attempts) > 1 else ""
         self.console.print(
-            f"  {_MARKS.get(record.status, '?')} {record.name} {record.status}{attempts}"
-            + (f": {detail}" if detail else ""),
-            markup=True,
+            f"  {_MARKS.get(record.status, '?')} {escape(record.name)} {record.status}{attempts}"
+            + (f": {escape(detail)}" if detail else "")
         )
 
     def stop(self, run: RunRecord, records: dict[str, StepRecord]) -> None:
@@ -75,11 +75,12 @@ class Progress:
         executed = [r for r in records.values() if r.attempts]
         cached = [r for r in records.values() if r.status == "cached"]
         took = (run.ended or time.time()) - run.started
-        line = f"pipeline {run.pipeline} {run.status} in {took:.1f}s: {len(records)} steps"
+        count = f"{len(records)} step" + ("" if len(records) == 1 else "s")
+        line = f"pipeline {run.pipeline} {run.status} in {took:.1f}s: {count}"
         if cached:
             line += f", {len(cached)} reused from the cache"
         if records and not executed:
             line += "; no step body ran"
         self.console.print(line)
         if run.error:
-            self.console.print(f"[red]{run.error}[/]")
+            self.console.print(run.error, style="red", markup=False)

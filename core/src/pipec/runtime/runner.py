@@ -14,25 +14,20 @@ from __future__ import annotations
 import functools
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
-from pipec import events
-from pipec.capture.trace import literal
 from pipec.errors import UsageError
 from pipec.ir import Pipeline, Step
-from pipec.records import FINISHED, SUCCEEDED, Attempt, RunRecord, StepRecord, StoredValue, jsonable
-from pipec.runtime import shim
-from pipec.runtime.context import RunFiles, StepCall, StoredRun
+from pipec.records import FINISHED, SUCCEEDED, RunRecord, StepRecord, StoredValue
+from pipec.runtime import runs, shim
+from pipec.runtime.context import StepCall
 from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node, is_fatal, skip_reason
 from pipec.runtime.live import Outputs
 from pipec.runtime.progress import Progress
@@ -54,29 +49,6 @@ class RunOptions:
 
 class StepFailedError(RuntimeError):
     """The pipeline logic used the value of a step that did not complete."""
-
-
-def new_run_id() -> str:
-    return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-
-
-def with_parameters(pipeline: Pipeline, values: dict[str, Any]) -> Pipeline:
-    """The pipeline with this run's parameter values as the parameters' defaults."""
-    known = {p.name for p in pipeline.parameters}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise UsageError(
-            f"pipeline {pipeline.name!r} has no parameter {', '.join(map(repr, unknown))}; "
-            f"its parameters: {', '.join(sorted(known)) or 'none'}"
-        )
-    params = []
-    for p in pipeline.parameters:
-        if p.name in values:
-            p = p.model_copy(update={"default": literal(values[p.name]), "required": False})
-        elif p.required:
-            raise UsageError(f"pipeline {pipeline.name!r} needs a value for parameter {p.name!r}")
-        params.append(p)
-    return pipeline.model_copy(update={"parameters": params})
 
 
 class Executor(Protocol):
@@ -142,6 +114,8 @@ class Subprocesses:
             )
             with self._lock:
                 self._procs.add(proc)
+                if run.stopping:  # `stop()` ran between scheduling and here: it missed this one
+                    proc.kill()
             reader = threading.Thread(target=self._forward, args=(step.name, proc), daemon=True)
             reader.start()
             try:
@@ -202,11 +176,14 @@ class PipelineRun:
                 f"{options.target!r} runs steps in subprocesses: use a folder or an object "
                 "store, or the debug target"
             )
-        self.pipeline = with_parameters(pipeline, options.params)
-        self.run_id = new_run_id()
-        self.files = RunFiles(self.pipeline.name, self.run_id)
+        self.run_id = runs.new_run_id()
+        self.state, self.record = runs.begin(
+            self.store, pipeline, self.run_id, options.target, options.params
+        )
+        self.pipeline = self.state.pipeline
+        self.files = self.state.files
         self.executor = executor
-        self.state = StoredRun(self.store, self.pipeline, self.run_id)
+        self.project_dir = os.getcwd()  # once: a debug step may still be running elsewhere
         self.lifecycle = Lifecycle(
             run=self.state,
             controller=controller if controller is not None else self,
@@ -227,26 +204,9 @@ class PipelineRun:
             else ThreadPoolExecutor(max_workers=options.max_workers or os.cpu_count() or 2)
         )
         self.progress = Progress(self.pipeline.name, self.run_id, quiet=options.quiet)
-        self.record = RunRecord(
-            run_id=self.run_id,
-            pipeline=self.pipeline.name,
-            target=options.target,
-            started=time.time(),
-            parameters={
-                p.name: jsonable(self.state_param(p.name)) for p in self.pipeline.parameters
-            },
-        )
-        self.store.write_model(self.files.ir, self.pipeline)
-        self._write_record()
-        events.run_event(self.record, "started")
         self.progress.start()
 
     # ------------------------------------------------------------- plumbing
-
-    def state_param(self, name: str) -> Any:
-        from pipec.runtime.values import resolve
-
-        return resolve(self.state.parameter(name), self.state)
 
     @property
     def id(self) -> str:
@@ -258,20 +218,12 @@ class PipelineRun:
             pipeline=self.pipeline.name,
             run_id=self.run_id,
             step=step,
-            project_dir=os.getcwd(),
+            project_dir=self.project_dir,
         )
 
     def attempt_ended(self, step: str, number: int, status: str, error: str) -> StepRecord:
         """Record an attempt the step itself could not record (killed, timed out)."""
-        record = self.state.step_record(step)
-        now = time.time()
-        started = record.started or now
-        record.attempts.append(
-            Attempt(number=number, status=status, started=started, ended=now, error=error)  # type: ignore[arg-type]
-        )
-        record.status, record.error = status, f"step {step!r}: {error}"  # type: ignore[assignment]
-        self.store.write_model(self.files.step_record(step), record)
-        return record
+        return runs.end_attempt(self.state, step, number, status, error)
 
     def _write_record(self) -> None:
         self.record.steps = list(self.steps)
@@ -399,26 +351,16 @@ class PipelineRun:
         self.wait()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
-        failed = self.failed_steps()
-        if error is not None:
-            self.record.status, self.record.error = "failed", error
-        elif self.stopping and self.record.status == "aborted":
-            self.record.error = "the pipeline was stopped"
-        elif failed:
-            self.record.status = "failed"
-            self.record.error = "; ".join(self.records[n].error or n for n in failed)
-        else:
-            self.record.status = "completed"
-        for name in self.steps:
-            monitored = self.records[name].monitored
-            self.record.metrics.extend(monitored.metrics)
-            self.record.artifacts.update(monitored.artifacts)
-            self.record.models.update(monitored.models)
         if return_value is not None:
             self.record.return_value = self.put_controller("return_value", return_value)
-        self.record.ended = time.time()
-        self._write_record()
-        events.run_event(self.record, self.record.status)
+        self.record.steps = list(self.steps)
+        runs.conclude(
+            self.state,
+            self.record,
+            [(self.nodes[name], self.records[name]) for name in self.steps],
+            error=error,
+            stopped=self.stopping and self.record.status == "aborted",
+        )
         self.progress.stop(self.record, self.records)
         return self.record
 
@@ -461,32 +403,8 @@ class PipelineRun:
 
     def summary(self) -> dict[str, Any]:
         """The `--json` view of the run."""
-        steps = {}
-        for name in self.steps:
-            record = self.records.get(name) or self.state.step_record(name)
-            steps[name] = {
-                "status": record.status,
-                "attempts": len(record.attempts),
-                "duration": record.duration,
-                "cache_hit": record.cache_hit,
-                "outputs": {k: v.uri for k, v in record.outputs.items()},
-                "error": record.error,
-            }
-        out: dict[str, Any] = {
-            "run_id": self.run_id,
-            "pipeline": self.pipeline.name,
-            "target": self.options.target,
-            "status": self.record.status,
-            "storage": self.store.url,
-            "steps": steps,
-        }
-        if self.record.error:
-            out["error"] = self.record.error
-        if self.record.return_value is not None:
-            value = jsonable(self.state.load(self.record.return_value))
-            if value is not None:
-                out["return_value"] = value
-        return out
+        steps = [self.records.get(name) or self.state.step_record(name) for name in self.steps]
+        return runs.summary(self.state, self.record, steps)
 
 
 def dumps_summary(summary: dict[str, Any]) -> str:

@@ -36,7 +36,7 @@ from pipec.runtime.context import (
     enter_step,
     leave_step,
 )
-from pipec.runtime.values import resolve
+from pipec.runtime.values import InputError, resolve, step_inputs
 from pipec.store import Store, slug
 
 
@@ -191,7 +191,7 @@ def execute(
     pipeline_dir = os.path.dirname(_abspath(run.pipeline.source.file, call.project_dir))
     script_dir = os.path.dirname(_abspath(step.code.path, call.project_dir))
     try:
-        kwargs = {name: resolve(value, run) for name, value in step.inputs.items()}
+        kwargs = step_inputs(step, run, resolve)
         record.parameters = {name: jsonable(value) for name, value in kwargs.items()}
         ctx = StepContext(run=run, step=step, record=record)
         token = enter_step(ctx)
@@ -216,10 +216,14 @@ def execute(
         shutil.rmtree(workdir, ignore_errors=True)
     except StepAborted as exc:
         status, error = "aborted", str(exc)
+    except InputError as exc:
+        status, error = "failed", str(exc)
     except Exception as exc:
         status, error = "failed", describe_error(exc, f"in step {step.name!r}")
         traceback.print_exc(file=sys.stderr)
         record.workdir = workdir
+    if status != "completed":  # outputs this attempt stored are in no record: drop them
+        run.store.remove(f"{run.files.step_dir(step.name)}/outputs")
     record.attempts.append(
         Attempt(number=attempt, status=status, started=started, ended=time.time(), error=error)
     )

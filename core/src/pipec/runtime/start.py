@@ -40,6 +40,8 @@ class Logic:
     function: Callable[..., Any] | None = None
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+    failed_run: RunResult | None = None
+    """Set by a target when the logic raised after its run began: that run, recorded failed."""
 
 
 @dataclass
@@ -84,7 +86,12 @@ def run(pipeline: Pipeline, logic: Logic, chosen: str | None = None) -> RunResul
     errors += check_target(pipeline, target.name, target.capabilities)
     if errors:
         raise PipelineErrors(errors)
-    result = target.run(pipeline, options, logic)
+    try:
+        result = target.run(pipeline, options, logic)
+    except Exception:
+        if request is not None and logic.failed_run is not None:
+            request.results.append(logic.failed_run)  # `pipec run` reports it as a failed run
+        raise
     if request is not None:
         request.results.append(result)
     return result

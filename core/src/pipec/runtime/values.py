@@ -12,7 +12,7 @@ import hashlib
 import json
 import operator
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import cloudpickle
 from pipec.capture.trace import OPERATORS
@@ -25,6 +25,7 @@ from pipec.ir import (
     ParamRef,
     PickledValue,
     PipelineIdRef,
+    Step,
     StepIdRef,
     StepParamRef,
     Template,
@@ -32,9 +33,16 @@ from pipec.ir import (
 )
 from pipec.records import SUCCEEDED, StepRecord, StoredValue
 
+T = TypeVar("T")
+
 
 class MissingValueError(LookupError):
     """A reference points at something the run does not have (said in user terms)."""
+
+
+class InputError(MissingValueError):
+    """A step input the run cannot provide; the message names the step, the input and
+    the line that wrote the reference."""
 
 
 class RunState(Protocol):
@@ -83,6 +91,17 @@ def _model(state: RunState, ref: ModelRef) -> StoredValue | None:
         raise MissingValueError(f"step {ref.step!r} has no model {ref.index!r}") from None
 
 
+def step_parameter(record: StepRecord, name: str) -> Any:
+    """`${step.parameters.NAME}`: a task step's `Section/name`, or a function step's
+    argument, which ClearML files under the `kwargs` section (`kwargs/NAME`)."""
+    if name in record.parameters:
+        return record.parameters[name]
+    section, _, argument = name.partition("/")
+    if section == "kwargs":
+        return record.parameters.get(argument)
+    return None
+
+
 def _mutated(op: str) -> Callable[..., Any]:
     """Mutation recorded by the trace (`x[k] = v`): apply it, the result is the object."""
 
@@ -125,7 +144,7 @@ def resolve(value: Value, state: RunState) -> Any:
     if isinstance(value, StepIdRef):
         return state.step_record(value.step).id
     if isinstance(value, StepParamRef):
-        return state.step_record(value.step).parameters.get(value.name)
+        return step_parameter(state.step_record(value.step), value.name)
     if isinstance(value, (OutputRef, ArtifactRef, ModelRef)):
         finder = {OutputRef: _output, ArtifactRef: _artifact, ModelRef: _model}[type(value)]
         stored = finder(state, value)  # type: ignore[operator]
@@ -179,7 +198,7 @@ def content_hash(value: Value, state: RunState) -> str:
     if isinstance(value, StepIdRef):
         return _step_content(state.step_record(value.step))
     if isinstance(value, StepParamRef):
-        return _digest("param", state.step_record(value.step).parameters.get(value.name))
+        return _digest("param", step_parameter(state.step_record(value.step), value.name))
     if isinstance(value, (OutputRef, ArtifactRef, ModelRef)):
         finder = {OutputRef: _output, ArtifactRef: _artifact, ModelRef: _model}[type(value)]
         stored = finder(state, value)  # type: ignore[operator]
@@ -196,3 +215,18 @@ def content_hash(value: Value, state: RunState) -> str:
             {k: content_hash(v, state) for k, v in value.kwargs.items()},
         )
     raise TypeError(f"not an IR value: {value!r}")
+
+
+def step_inputs(step: Step, state: RunState, of: Callable[[Value, RunState], T]) -> dict[str, T]:
+    """`of` (`resolve` or `content_hash`) of each input of `step`. A reference the run
+    cannot satisfy is reported against the step and the call that wrote it, since the
+    bare lookup names only the step it looked in."""
+    out: dict[str, T] = {}
+    for name, value in step.inputs.items():
+        try:
+            out[name] = of(value, state)
+        except LookupError as exc:
+            raise InputError(
+                f"{step.location}: step {step.name!r}, input {name!r}: {exc}"
+            ) from None
+    return out

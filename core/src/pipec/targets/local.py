@@ -65,7 +65,8 @@ class LocalTarget:
             result = logic.function(*logic.args, **kwargs)
             value = run.outputs.unwrap(result)
         except Exception as exc:
-            run.finish(error=describe_error(exc, "in the pipeline logic"))
+            record = run.finish(error=describe_error(exc, "in the pipeline logic"))
+            logic.failed_run = RunResult(record=record, summary=run.summary())
             raise
         finally:
             live.deactivate(token)

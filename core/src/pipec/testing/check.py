@@ -1,0 +1,130 @@
+"""Comparing what a target did with what a case expects, as a readable diff.
+
+Both sides are turned into the same plain view (only what the case checks), so
+a failure shows a unified diff of expected against actual, followed by the
+command and the end of its stderr.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+from pipec.testing.case import NOT_CHECKED, Case, Expected, Run
+from pipec.testing.run import Outcome, RunOutcome
+
+_STDERR_TAIL = 40
+
+
+def _plain(value: Any) -> Any:
+    """JSON-shaped, so tuples equal lists and a diff prints the same for equal values."""
+    return json.loads(json.dumps(value, sort_keys=True, default=repr))
+
+
+def _bodies(log: list[str]) -> list[str]:
+    return sorted(line.removeprefix("body ") for line in log if line.startswith("body "))
+
+
+def _events(log: list[str]) -> list[str]:
+    return [line for line in log if not line.startswith("body ")]
+
+
+def _metrics(metrics: Any) -> dict[str, Any]:
+    return {f"{title}/{series}": value for (title, series), value in sorted(metrics.items())}
+
+
+def views(expected: Expected, actual: RunOutcome) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(expected, actual) as comparable plain data."""
+    summary = actual.summary or {}
+    steps = summary.get("steps", {})
+    want: dict[str, Any] = {
+        "status": expected.status,
+        "exit_code": 0 if expected.status == "completed" else 1,  # `pipec run`'s contract
+        "steps": {},
+    }
+    got: dict[str, Any] = {
+        "status": summary.get("status"),
+        "exit_code": actual.returncode,
+        "steps": {},
+    }
+    for name in expected.steps:
+        spec = expected.step(name)
+        seen = steps.get(name, {})
+        status = spec.status
+        if status == "stopped":  # aborted if it had started, else skipped
+            status = "aborted" if seen.get("attempts", 0) else "skipped"
+        w: dict[str, Any] = {"status": status, "cache_hit": status == "cached"}
+        g: dict[str, Any] = {"status": seen.get("status"), "cache_hit": seen.get("cache_hit")}
+        w["attempts"] = spec.expected_attempts(started=bool(seen.get("attempts")))
+        g["attempts"] = seen.get("attempts")
+        if spec.error is not None:
+            error = seen.get("error") or ""
+            w["error"] = f"...{spec.error}..."
+            g["error"] = w["error"] if spec.error in error else error
+        if spec.outputs is not None:
+            w["outputs"] = spec.outputs
+            g["outputs"] = actual.outputs.get(name, {})
+        want["steps"][name], got["steps"][name] = w, g
+    for name in steps:
+        if name not in expected.steps:
+            got["steps"][name] = {"status": steps[name].get("status"), "unexpected": True}
+    want["bodies"], got["bodies"] = sorted(expected.bodies), _bodies(actual.log)
+    want["events"], got["events"] = list(expected.events), _events(actual.log)
+    if expected.return_value is not NOT_CHECKED:
+        want["return_value"] = expected.return_value
+        got["return_value"] = summary.get("return_value")
+    if expected.metrics is not None:
+        want["metrics"], got["metrics"] = _metrics(expected.metrics), _metrics(actual.metrics)
+    if expected.artifacts is not None:
+        want["artifacts"], got["artifacts"] = expected.artifacts, actual.artifacts
+    if actual.record_error is not None:
+        got["record_error"] = actual.record_error
+    return _plain(want), _plain(got)
+
+
+def _describe(index: int, total: int, run: Run, actual: RunOutcome, diff: list[str]) -> str:
+    lines = [f"run {index}/{total}: {' '.join(actual.argv)}  (exit {actual.returncode})"]
+    if run.params or run.refresh:
+        lines.append(f"  params={dict(run.params)} refresh={list(run.refresh)}")
+    if actual.summary is None:
+        lines.append("  no --json summary on stdout:")
+        lines.extend(f"  | {line}" for line in actual.stdout.splitlines()[-_STDERR_TAIL:])
+    lines.append("  --- expected / +++ actual")
+    lines.extend(f"  {line}" for line in diff)
+    tail = actual.stderr.splitlines()[-_STDERR_TAIL:]
+    if tail:
+        lines.append("  stderr (end):")
+        lines.extend(f"  | {line}" for line in tail)
+    return "\n".join(lines)
+
+
+def mismatches(case: Case, outcome: Outcome) -> list[str]:
+    """One readable report per run whose outcome differs from the case's expectation."""
+    reports = []
+    total = len(case.runs)
+    for index, (run, actual) in enumerate(zip(case.runs, outcome.runs, strict=True), 1):
+        want, got = views(run.expected, actual)
+        if want == got:
+            continue
+        diff = difflib.unified_diff(
+            json.dumps(want, indent=2, sort_keys=True).splitlines(),
+            json.dumps(got, indent=2, sort_keys=True).splitlines(),
+            "expected",
+            "actual",
+            lineterm="",
+            n=10_000,  # the whole view: it is short, and context shows which step
+        )
+        reports.append(_describe(index, total, run, actual, list(diff)[2:]))
+    return reports
+
+
+def check(case: Case, outcome: Outcome) -> None:
+    """Raise AssertionError with a diff for every run that did not go as the case says."""
+    reports = mismatches(case, outcome)
+    if reports:
+        header = (
+            f"conformance case {case.id!r} on target {outcome.target!r} "
+            f"({case.about}); store {outcome.storage}"
+        )
+        raise AssertionError("\n".join([header, *reports]))
