@@ -1,0 +1,1 @@
+"""pipec-airflow: the Airflow 3 target of pipec."""

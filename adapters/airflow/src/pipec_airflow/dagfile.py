@@ -1,0 +1,226 @@
+"""The generated DAG file: plain Airflow 3 code an operator can read and review.
+
+At parse time the file imports only `airflow.sdk` and the standard library (Airflow
+re-parses DAG files constantly, so neither pipec nor the user's modules are
+imported there); each task body imports `pipec_airflow.runtime` when it runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import keyword
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pipec.ir import LiteralValue, Parameter, Pipeline, Step
+
+BEGIN, END = "pipec_begin", "pipec_end"
+"""Task ids of the tasks that open and conclude the pipec run."""
+
+JSON_TYPES = {
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "list": "array",
+    "dict": "object",
+}
+"""Parameter annotations as JSON-schema types of Airflow `Param`s."""
+
+
+@dataclass(frozen=True)
+class DagOptions:
+    """What the DAG file bakes in besides the pipeline."""
+
+    data_file: str
+    """The IR file's name, beside the DAG file."""
+    ir_hash: str
+    storage: str | None
+    """Artifact store URL; None lets the worker's $PIPEC_STORAGE decide."""
+    project_dir: str
+    """Where relative paths in the IR start (the directory the pipeline was compiled in)."""
+    retry_delay: float
+
+
+def dag_id(pipeline: Pipeline) -> str:
+    """Airflow accepts letters, digits, `_`, `.` and `-` in ids."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", pipeline.name).strip("_") or "pipeline"
+
+
+def task_ids(pipeline: Pipeline) -> dict[str, str]:
+    """A unique, valid Airflow task id per step: the step name where it is one."""
+    taken = {BEGIN, END}
+    ids: dict[str, str] = {}
+    for step in pipeline.steps:
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", step.name).strip("_")[:200] or "step"
+        if base in taken:
+            base = f"{base}_{hashlib.sha256(step.name.encode()).hexdigest()[:8]}"
+        taken.add(base)
+        ids[step.name] = base
+    return ids
+
+
+def retries(pipeline: Pipeline, step: Step) -> int:
+    """ClearML's `retry_on_failure` (step, else pipeline) as a count; callables are
+    rejected by the capability check before compiling."""
+    policy = step.policies.retry_on_failure
+    if policy is None:
+        policy = pipeline.policies.retry_on_failure
+    return policy if isinstance(policy, int) else 0
+
+
+def queue(pipeline: Pipeline, step: Step) -> str | None:
+    return step.policies.execution_queue or pipeline.policies.default_queue
+
+
+def _param(p: Parameter) -> str | None:
+    """`Param(...)` source for a pipeline parameter; None when its default is no JSON
+    value (the run then uses the captured default, and the UI cannot change it)."""
+    if p.default is not None and not isinstance(p.default, LiteralValue):
+        return None
+    args: list[str] = []
+    if p.default is not None and not p.required:
+        args.append(_py(p.default.value))
+    kind = JSON_TYPES.get(p.type or "")
+    if kind is not None:
+        nullable = p.default is not None and p.default.value is None
+        args.append(f"type={_py([kind, 'null'] if nullable else kind)}")
+    if p.description:
+        args.append(f"description={_py(p.description)}")
+    return f"Param({', '.join(args)})"
+
+
+def _py(value: Any) -> str:
+    """A JSON value as Python source, strings double-quoted as formatters write them."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_py(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _ident(name: str, taken: set[str]) -> str:
+    ident = re.sub(r"\W", "_", name, flags=re.ASCII)
+    if not ident or ident[0].isdigit() or keyword.iskeyword(ident):
+        ident = f"step_{ident}"
+    while ident in taken:
+        ident += "_"
+    taken.add(ident)
+    return ident
+
+
+def render(pipeline: Pipeline, options: DagOptions, pipec_version: str) -> str:
+    """The DAG file's source."""
+    ids = task_ids(pipeline)
+    names = _step_variables(pipeline)
+    lines = [
+        f"# Airflow DAG compiled by pipec {pipec_version} from {pipeline.source}"
+        f" (pipeline {pipeline.name!r}).",
+        f"# IR sha256 {options.ir_hash}, in {options.data_file} beside this file.",
+        "# Generated: recompile with `pipec compile ... --target airflow` instead of editing.",
+        '"""' + _docstring(pipeline) + '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from datetime import timedelta",
+        "from pathlib import Path",
+        "",
+        "from airflow.sdk import DAG, Param, TriggerRule, task",
+        "",
+        f"PIPELINE = Path(__file__).with_name({_py(options.data_file)})",
+        f"STORAGE = {_py(options.storage)}  # artifact store; None: the worker's $PIPEC_STORAGE",
+        f"PROJECT_DIR = {_py(options.project_dir)}  # where relative paths in the pipeline start",
+        f"RETRY_DELAY = timedelta(seconds={options.retry_delay:g})",
+        "",
+        "",
+        "def pipec(action: str, step: str | None = None):",
+        '    """A task body that hands over to pipec on the worker (imported there, not here)."""',
+        "",
+        "    def body(**context):",
+        "        from pipec_airflow import runtime",
+        "",
+        "        return runtime.call(action, step, PIPELINE, STORAGE, PROJECT_DIR, context)",
+        "",
+        "    return body",
+        "",
+        "",
+        "def step(task_id: str, name: str, **options):",
+        '    """The task of one pipeline step. pipec decides from the parents\' records whether',
+        "    it runs or is skipped, so it starts once its upstream tasks are done, whatever",
+        '    their state."""',
+        '    body = pipec("step", name)',
+        "    return task(task_id=task_id, trigger_rule=TriggerRule.ALL_DONE, **options)(body)()",
+        "",
+        "",
+        "with DAG(",
+        f"    dag_id={_py(dag_id(pipeline))},",
+        f"    description={_py(_description(pipeline))},",
+        "    schedule=None,",
+        "    catchup=False,",
+        '    tags=["pipec"],',
+        "    params={",
+    ]
+    for p in pipeline.parameters:
+        source = _param(p)
+        if source is not None:
+            lines.append(f"        {_py(p.name)}: {source},")
+    lines += [
+        "    },",
+        ") as dag:",
+        f'    begin = task(task_id="{BEGIN}")(pipec("begin"))()',
+        "",
+    ]
+    for step in pipeline.steps:
+        args = _task_args(pipeline, step, ids[step.name])
+        lines.append(f"    {names[step.name]} = step({args})")
+    lines += [
+        "",
+        f'    end = task(task_id="{END}", trigger_rule=TriggerRule.ALL_DONE)(pipec("end"))()',
+        "",
+    ]
+    for step in pipeline.steps:
+        upstream = [names[p] for p in step.parents] or ["begin"]
+        left = upstream[0] if len(upstream) == 1 else f"[{', '.join(upstream)}]"
+        lines.append(f"    {left} >> {names[step.name]}")
+    every = ", ".join(names[s.name] for s in pipeline.steps)
+    lines.append(f"    [{every}] >> end" if pipeline.steps else "    begin >> end")
+    return "\n".join(lines) + "\n"
+
+
+def _step_variables(pipeline: Pipeline) -> dict[str, str]:
+    taken = {"begin", "end", "dag", "task", "step", "pipec", "DAG", "Param", "TriggerRule", "Path"}
+    taken |= {"timedelta", "PIPELINE", "STORAGE", "PROJECT_DIR", "RETRY_DELAY", "annotations"}
+    return {step.name: _ident(step.name, taken) for step in pipeline.steps}
+
+
+def _task_args(pipeline: Pipeline, step: Step, task_id: str) -> str:
+    args = [_py(task_id), _py(step.name)]
+    count = retries(pipeline, step)
+    if count:
+        args += [f"retries={count}", "retry_delay=RETRY_DELAY"]
+    if step.policies.time_limit is not None:
+        args.append(f"execution_timeout=timedelta(seconds={step.policies.time_limit:g})")
+    where = queue(pipeline, step)
+    if where is not None:
+        args.append(f"queue={_py(where)}")
+    return ", ".join(args)
+
+
+def _description(pipeline: Pipeline) -> str:
+    extra = f" {pipeline.version}" if pipeline.version else ""
+    return f"pipec pipeline {pipeline.name!r}{extra}"
+
+
+def _docstring(pipeline: Pipeline) -> str:
+    name = pipeline.name.replace("\\", "\\\\").replace('"', '\\"')
+    return (
+        f"{name} ({len(pipeline.steps)} steps).\n\n"
+        "The first task opens the pipec run with this DAG run's params, each step task runs\n"
+        "one pipeline step through pipec's runtime (XCom carries only statuses and output\n"
+        "URIs), and the last task concludes the run and fails the DAG run if the pipeline\n"
+        "failed.\n"
+    )

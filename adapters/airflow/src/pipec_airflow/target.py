@@ -1,0 +1,163 @@
+"""The `airflow` target: a DAG file for a stock Airflow 3, run locally through `dag.test()`.
+
+Mapping of ClearML's options (see the README's target matrix):
+
+- pipeline parameters -> DAG `params` (`Param` with the JSON type and default);
+- `retry_on_failure` (int, step or pipeline) -> the task's `retries`, with
+  `retry_delay` = $PIPEC_AIRFLOW_RETRY_DELAY seconds at compile time (default 0:
+  ClearML relaunches a failed step at once); each Airflow try is one attempt of the
+  step, recorded in the same step record as on the local target;
+- `time_limit` -> `execution_timeout` (the attempt is recorded `aborted`, not retried);
+- `execution_queue`, else the pipeline's `default_queue` -> `queue`;
+- continue / skip / `abort_on_failure` -> decided by pipec's runtime from the parents'
+  records in the store (every step task has trigger rule `all_done`);
+- `cache`, `monitor_*` -> pipec's runtime, as on every target.
+
+Callbacks, callable `retry_on_failure`, loops, task factories, docker / repo options and
+pipeline logic that decides from step values are rejected at compile time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pipec import __version__
+from pipec.errors import PipelineErrors, UsageError, ValidationError
+from pipec.hookspecs import hookimpl
+from pipec.ir import Pipeline
+from pipec.runtime import runs
+from pipec.runtime.runner import RunOptions
+from pipec.runtime.start import Logic
+from pipec.store import Store, slug
+from pipec.targets import RunResult, Target
+from pipec.targets.json_target import JsonTarget, file_stem
+
+from pipec_airflow.dagfile import DagOptions, dag_id, render
+
+AIRFLOW_FEATURES = frozenset({"deferred_values", "task_steps"})
+"""Optional features (`pipec.validate.FEATURES`) this target implements faithfully."""
+
+PIPELINE_CALLBACKS = ("step_task_created_callback", "step_task_completed_callback")
+
+
+class AirflowTarget:
+    name = "airflow"
+    description = "an Airflow 3 DAG file; `run` executes it with dag.test()"
+    capabilities = AIRFLOW_FEATURES
+
+    def compile(
+        self, pipeline: Pipeline, out_dir: Path, *, storage: str | None = None
+    ) -> list[Path]:
+        """`<stem>.py` (the DAG) and `<stem>.pipec.json` (the IR its tasks run) in
+        `out_dir`. `storage` is baked into the file; without it the worker's
+        $PIPEC_STORAGE decides. It must hold no credentials."""
+        _check_pipeline_callbacks(pipeline)
+        if storage is not None and "@" in storage.partition("://")[2].partition("/")[0]:
+            raise UsageError("the storage URL holds credentials; give them to the workers instead")
+        (data_file,) = JsonTarget().compile(pipeline, out_dir)
+        options = DagOptions(
+            data_file=data_file.name,
+            ir_hash=hashlib.sha256(data_file.read_bytes()).hexdigest(),
+            storage=storage,
+            project_dir=os.getcwd(),
+            retry_delay=float(os.environ.get("PIPEC_AIRFLOW_RETRY_DELAY", "0")),
+        )
+        dag_file = out_dir / f"{file_stem(pipeline.name)}.py"
+        tmp = dag_file.with_suffix(".tmp")
+        tmp.write_text(render(pipeline, options, __version__), encoding="utf-8")
+        os.replace(tmp, dag_file)
+        return [dag_file, data_file]
+
+    def run(self, pipeline: Pipeline, options: RunOptions, logic: Logic) -> RunResult:
+        """Compile, then run the DAG in-process with Airflow's `dag.test()`."""
+        if options.refresh:
+            raise UsageError("target 'airflow' does not support --refresh yet")
+        runs.with_parameters(pipeline, options.params)  # unknown or missing values: fail early
+        store = Store.resolve(options.storage)
+        store.check()
+        with _airflow_home() as dags_folder:
+            dag_file, _ = self.compile(pipeline, dags_folder, storage=store.url)
+            dag = _load_dag(dag_file, dag_id(pipeline))
+            from airflow.sdk.exceptions import ParamValidationError
+
+            try:
+                dag_run = dag.test(run_conf=dict(options.params))
+            except ParamValidationError as exc:
+                raise UsageError(f"--param: {exc}") from None
+        from pipec_airflow import runtime
+
+        run = runtime.open_run(store.url, pipeline.name, slug(dag_run.run_id))
+        record, summary = runtime.summary(run)
+        return RunResult(record=record, summary=summary)
+
+
+def _check_pipeline_callbacks(pipeline: Pipeline) -> None:
+    used = [name for name in PIPELINE_CALLBACKS if pipeline.policies.options.get(name)]
+    if used:
+        raise PipelineErrors(
+            [
+                ValidationError(f"target 'airflow' does not support {name}", pipeline.source)
+                for name in used
+            ]
+        )
+
+
+@contextlib.contextmanager
+def _airflow_home() -> Iterator[Path]:
+    """The DAGs folder to run in: the configured one when $AIRFLOW_HOME is set, else a
+    throwaway AIRFLOW_HOME with SQLite holding only this DAG."""
+    if os.environ.get("AIRFLOW_HOME"):
+        from airflow.configuration import conf
+
+        folder = Path(conf.get("core", "dags_folder"))
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder  # the user's metadata database is theirs to migrate
+        return
+    with tempfile.TemporaryDirectory(prefix="pipec-airflow-") as home:
+        os.environ.update(throwaway_home(Path(home)))
+        try:
+            migrate()
+            yield Path(home) / "dags"
+        finally:
+            os.environ.pop("AIRFLOW_HOME", None)
+
+
+def throwaway_home(home: Path) -> dict[str, str]:
+    """Environment for a private Airflow: SQLite, no examples, its own DAGs folder, and
+    only warnings from Airflow itself."""
+    (home / "dags").mkdir(parents=True, exist_ok=True)
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",  # steps' own output and errors remain
+    }
+
+
+def migrate() -> None:
+    """Create the metadata tables (`airflow db migrate`) of a fresh AIRFLOW_HOME."""
+    from airflow.utils.db import initdb
+
+    initdb()
+
+
+def _load_dag(dag_file: Path, wanted: str) -> Any:
+    """The compiled DAG as Airflow imports it (the `DAG` type stays out of pipec's imports)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(dag_file))
+    if bag.import_errors:
+        raise UsageError(f"Airflow could not import {dag_file}: {bag.import_errors}")
+    return bag.get_dag(wanted)
+
+
+@hookimpl
+def pipec_targets() -> list[Target]:
+    return [AirflowTarget()]

@@ -1,0 +1,109 @@
+"""Generated DAG files, as a stock Airflow 3 imports them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pipec.capture.session import load_pipeline
+from pipec.cli import app
+from pipec_airflow.target import AirflowTarget
+from typer.testing import CliRunner
+
+HERE = Path(__file__).resolve().parent
+EXAMPLES = ["examples/iris_functions.py", "examples/iris_pipeline.py"]
+
+
+def compile_to(path: str, out: Path) -> Path:
+    dag_file, data_file = AirflowTarget().compile(load_pipeline(path), out)
+    assert data_file.name == dag_file.stem + ".pipec.json"
+    return dag_file
+
+
+def dagbag(folder: Path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(folder))
+    assert bag.import_errors == {}
+    return bag
+
+
+@pytest.mark.parametrize("path", EXAMPLES)
+def test_examples_import_with_no_errors(path: str, tmp_path: Path) -> None:
+    pipeline = load_pipeline(path)
+    compile_to(path, tmp_path)
+    (dag,) = dagbag(tmp_path).dags.values()
+    steps = {s.name for s in pipeline.steps}
+    assert set(dag.task_ids) == steps | {"pipec_begin", "pipec_end"}
+    for step in pipeline.steps:
+        upstream = dag.get_task(step.name).upstream_task_ids
+        assert upstream == (set(step.parents) or {"pipec_begin"})
+    assert dag.get_task("pipec_end").upstream_task_ids == steps
+    assert dag.get_task("pipec_end").trigger_rule == "all_done"
+
+
+def test_header_names_source_version_and_ir_hash(tmp_path: Path) -> None:
+    import hashlib
+
+    dag_file = compile_to("examples/iris_functions.py", tmp_path)
+    text = dag_file.read_text()
+    digest = hashlib.sha256(dag_file.with_suffix(".pipec.json").read_bytes()).hexdigest()
+    assert text.startswith("# Airflow DAG compiled by pipec ")
+    assert "from examples/iris_functions.py:" in text
+    assert f"IR sha256 {digest}" in text
+    assert "schedule=None" in text
+
+
+def test_options_map_to_params_retries_queues_timeouts(tmp_path: Path) -> None:
+    compile_to(str(HERE / "pipelines" / "outcomes.py"), tmp_path)
+    dag = dagbag(tmp_path).dags["outcomes"]
+    assert dag.params["n"] == 3
+    assert dag.params.get_param("n").schema["type"] == "integer"
+    assert dag.get_task("flaky").retries == 2
+    assert dag.get_task("flaky").retry_delay.total_seconds() == 0
+    assert dag.get_task("make").retries == 0
+    join = dag.get_task("join")
+    assert join.queue == "fast"
+    assert join.execution_timeout.total_seconds() == 60
+    assert join.trigger_rule == "all_done"
+
+
+def test_parse_imports_neither_pipec_nor_user_modules(tmp_path: Path) -> None:
+    dag_file = compile_to("examples/iris_functions.py", tmp_path)
+    probe = (
+        "import runpy, sys; runpy.run_path(sys.argv[1]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pipec', 'pipec_airflow', 'pandas', 'sklearn')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(dag_file)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_odd_step_names_become_valid_task_ids(tmp_path: Path) -> None:
+    compile_to("tests/core/pipelines/controller/odd_names.py", tmp_path)
+    compile_to("tests/core/pipelines/controller/unicode_names.py", tmp_path)
+    assert len(dagbag(tmp_path).dags) == 2
+
+
+def compile_cli(path: str, out: Path):
+    return CliRunner().invoke(app, ["compile", path, "--target", "airflow", "--out", str(out)])
+
+
+def test_decisions_on_step_values_fail_to_compile_with_file_and_line(tmp_path: Path) -> None:
+    path = "tests/airflow/pipelines/dynamic.py"
+    result = compile_cli(path, tmp_path)
+    assert result.exit_code == 1
+    assert f"{path}:19: error:" in result.stderr
+    assert "static pipeline graph" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unsupported_options_are_rejected_at_compile_time(tmp_path: Path) -> None:
+    path = "tests/core/pipelines/controller/all_options.py"
+    result = compile_cli(path, tmp_path)
+    assert result.exit_code == 1
+    assert "target 'airflow' does not support" in result.stderr
