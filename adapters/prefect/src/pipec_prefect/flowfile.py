@@ -1,0 +1,189 @@
+"""The generated flow: a typed Prefect flow function that hands over to pipec's runtime.
+
+The same function source is written into the compiled flow file (for `flow.serve()`
+and `prefect deploy`) and executed in memory by `build_flow`, so both give the same
+flow. Its signature is made from the pipeline parameters, which is what Prefect turns
+into the parameter form of a deployment ("custom run" in the UI).
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pipec.ir import LiteralValue, Parameter, Pipeline
+
+ANNOTATIONS = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
+ANNOTATIONS |= {"list": "list", "dict": "dict"}
+"""Parameter annotations Prefect can show and validate; any other stays unannotated."""
+
+RESERVED = frozenset({"flow", "run_pipeline", "Path", "PIPELINE", "STORAGE", "PROJECT_DIR"})
+"""Module-level names of the flow file a parameter must not shadow."""
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """What the flow file bakes in besides the pipeline."""
+
+    data_file: str
+    """The IR file's name, beside the flow file."""
+    ir_hash: str
+    storage: str | None
+    """Artifact store URL; None lets the worker's $PIPEC_STORAGE decide."""
+    project_dir: str
+    """Where relative paths in the IR start (the directory the pipeline was compiled in)."""
+
+
+def identifier(name: str, taken: set[str]) -> str:
+    """`name` as a Python identifier no other name in `taken` has."""
+    ident = re.sub(r"\W", "_", name, flags=re.ASCII).strip("_") or "pipeline"
+    if ident[0].isdigit() or keyword.iskeyword(ident):
+        ident = f"p_{ident}"
+    while ident in taken:
+        ident += "_"
+    taken.add(ident)
+    return ident
+
+
+def flow_name(pipeline: Pipeline) -> str:
+    """Prefect refuses `/ % & > <` in flow names."""
+    return re.sub(r"[/%&><]+", "-", pipeline.name)
+
+
+def editable(p: Parameter) -> bool:
+    """A parameter the flow signature can carry: no default, or a JSON default. Others
+    keep the captured default and cannot be changed per run."""
+    return p.default is None or isinstance(p.default, LiteralValue)
+
+
+def arguments(pipeline: Pipeline) -> dict[str, str]:
+    """Pipeline parameter name -> flow argument name, for the editable parameters."""
+    taken = set(RESERVED)
+    return {p.name: identifier(p.name, taken) for p in pipeline.parameters if editable(p)}
+
+
+def _py(value: Any) -> str:
+    """A JSON value as Python source."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_py(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _argument(p: Parameter, ident: str) -> str:
+    annotation = ANNOTATIONS.get(p.type or "")
+    has_default = p.default is not None and not p.required
+    if annotation and has_default and p.default.value is None:  # type: ignore[union-attr]
+        annotation += " | None"
+    text = f"{ident}: {annotation}" if annotation else ident
+    if has_default:
+        text += f" = {_py(p.default.value)}"  # type: ignore[union-attr]
+    return text
+
+
+def signature(pipeline: Pipeline) -> list[str]:
+    """The flow's arguments, required ones first (Python's rule), otherwise in order."""
+    names = arguments(pipeline)
+    params = [p for p in pipeline.parameters if p.name in names]
+    required = [p for p in params if p.default is None or p.required]
+    optional = [p for p in params if p not in required]
+    return [_argument(p, names[p.name]) for p in required + optional]
+
+
+def function_name(pipeline: Pipeline) -> str:
+    """The flow function's name: the pipeline name as an identifier (the entrypoint of a
+    deployment is `<file>.py:<this>`)."""
+    return identifier(pipeline.name, set(RESERVED) | set(arguments(pipeline).values()))
+
+
+def flow_source(pipeline: Pipeline) -> str:
+    """The `@flow` function: typed arguments in, pipec's runtime does the rest."""
+    names = arguments(pipeline)
+    function = function_name(pipeline)
+    values = ", ".join(f"{_py(name)}: {ident}" for name, ident in names.items())
+    docs = {names[p.name]: p.description for p in pipeline.parameters if p.description}
+    summary = f"Run pipec pipeline {_py(pipeline.name)[1:-1]}."
+    if docs:
+        args_doc = "".join(f"        {ident}: {text}\n" for ident, text in docs.items())
+        doc = f'    """{summary}\n\n    Args:\n{args_doc}    """'
+    else:
+        doc = f'    """{summary}"""'
+    args = signature(pipeline)
+    head = f"def {function}({', '.join(args)}) -> dict:"
+    if len(head) > 96:
+        head = f"def {function}(\n" + "".join(f"    {a},\n" for a in args) + ") -> dict:"
+    call = f"    return run_pipeline(PIPELINE, {{{values}}}, STORAGE, PROJECT_DIR)"
+    if len(call) > 96:
+        lines = "".join(f"            {_py(n)}: {i},\n" for n, i in names.items())
+        call = f"    return run_pipeline(\n        PIPELINE,\n        {{\n{lines}        }},\n"
+        call += "        STORAGE,\n        PROJECT_DIR,\n    )"
+    decorator = [
+        "@flow(",
+        f"    name={_py(flow_name(pipeline))},",
+        f"    version={_py(pipeline.version)},",
+        f"    description={_py(_description(pipeline))},",
+        "    persist_result=False,",
+        ")",
+    ]
+    return "\n".join([*decorator, head, doc, call]) + "\n"
+
+
+def render(pipeline: Pipeline, options: FileOptions, pipec_version: str) -> str:
+    """The flow file's source."""
+    lines = [
+        f"# Prefect flow compiled by pipec {pipec_version}",
+        f"# from {pipeline.source} (pipeline {pipeline.name!r}).",
+        f"# IR: {options.data_file} beside this file,",
+        f"#     sha256 {options.ir_hash}.",
+        "# Generated: recompile with `pipec compile ... --target prefect` instead of editing.",
+        '"""' + _docstring(pipeline) + '"""',
+        "",
+        "from pathlib import Path",
+        "",
+        "from pipec_prefect.runtime import run_pipeline",
+        "from prefect import flow",
+        "",
+        f"PIPELINE = Path(__file__).with_name({_py(options.data_file)})",
+        f"STORAGE = {_py(options.storage)}  # artifact store; None: the worker's $PIPEC_STORAGE",
+        f"PROJECT_DIR = {_py(options.project_dir)}  # where relative paths in the pipeline start",
+        "",
+        "",
+        flow_source(pipeline),
+        "",
+        'if __name__ == "__main__":  # `python <this file>` runs the flow once',
+        f"    {function_name(pipeline)}()",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _description(pipeline: Pipeline) -> str:
+    extra = f" {pipeline.version}" if pipeline.version else ""
+    return f"pipec pipeline {pipeline.name!r}{extra} ({len(pipeline.steps)} steps)"
+
+
+def _docstring(pipeline: Pipeline) -> str:
+    name = pipeline.name.replace("\\", "\\\\").replace('"', '\\"')
+    steps = (
+        "\n".join(
+            f"  {s.name}" + (f" (after {', '.join(s.parents)})" if s.parents else "")
+            for s in pipeline.steps
+        )
+        .replace("\\", "\\\\")
+        .replace('"""', '\\"\\"\\"')
+    )
+    return (
+        f"{name}: a pipec pipeline as a Prefect 3 flow.\n\n"
+        "Each pipeline step is a Prefect task that runs the step through pipec's runtime\n"
+        "(skip rules, cache, attempts) in a subprocess of the worker; tasks pass only small\n"
+        "JSON (statuses, output URIs), the data stays in the artifact store. Independent\n"
+        "steps run concurrently. The worker needs `pipec-prefect` installed and this file\n"
+        "and the IR file beside it; serve it with `flow.serve()` or deploy its flow\n"
+        "function with `prefect deploy`.\n\n"
+        f"Steps:\n{steps}\n"
+    )

@@ -1,0 +1,303 @@
+"""What the flow runs: pipec's shared runtime, with Prefect ordering the steps.
+
+`run_pipeline` is the flow body: it opens the pipec run (its id is the flow run id),
+submits one Prefect task per step, each waiting for its parents whatever their
+outcome (`allow_failure`), and concludes the run. Every step task runs its step
+through `Lifecycle` (skip rules, cache, attempts) exactly as the local scheduler does,
+so ClearML's continue / skip semantics are the local target's by construction. An
+attempt is `python -m pipec.runtime.shim` in a subprocess, as on the local target: a
+step's working directory, imports and crashes stay out of the flow process, and
+concurrent steps really run in parallel.
+
+Prefect's own features carry the policies: `retry_on_failure` is the task's
+`retries` (each Prefect try is one attempt, in the same step record), `time_limit`
+its `timeout_seconds`, the queue its tags. Prefect's caching and result persistence
+are off: pipec's cache is shared with every other target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import graphlib
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from pipec.errors import UsageError
+from pipec.ir import Pipeline, Step
+from pipec.records import RunRecord, StepRecord
+from pipec.runtime import runs, scheduled
+from pipec.runtime.context import StepCall, StoredRun
+from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node, is_fatal
+from pipec.store import Store
+from prefect import allow_failure, get_run_logger, task
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.futures import PrefectFuture
+from prefect.runtime import flow_run, task_run
+from prefect.states import Completed, Failed, State
+
+TARGET = "prefect"
+
+
+REFRESH: contextvars.ContextVar[frozenset[str] | bool] = contextvars.ContextVar(
+    "pipec_prefect_refresh", default=frozenset()
+)
+"""The steps `pipec run --refresh` re-runs despite the cache (True: all). A property of
+one `pipec run`, not of the flow: served and deployed runs refresh nothing."""
+
+
+class StepRetry(Exception):
+    """A failed attempt that `retry_on_failure` retries: Prefect starts the next try."""
+
+
+def run_id(flow_run_id: UUID | str) -> str:
+    """The pipec run id of a flow run: the flow run id itself."""
+    return str(flow_run_id)
+
+
+def load(source: Path | str | Pipeline) -> Pipeline:
+    """The IR: in memory (`build_flow`) or the file beside the flow file."""
+    if isinstance(source, Pipeline):
+        return source
+    return Pipeline.model_validate_json(Path(source).read_text(encoding="utf-8"))
+
+
+# ------------------------------------------------------------------ the flow body
+
+
+def run_pipeline(
+    source: Path | str | Pipeline, params: dict[str, Any], storage: str | None, project_dir: str
+) -> dict[str, Any] | State:
+    """The body of every generated flow; returns small JSON, or a Failed state when the
+    pipeline failed (so the flow run fails too)."""
+    pipeline = load(source)
+    store = Store.resolve(storage)
+    store.check()
+    if not store.shared_between_processes:
+        raise UsageError(f"storage {store.url} lives inside one process; steps run in others")
+    run, record = runs.begin(store, pipeline, run_id(flow_run.id), TARGET, params)
+    scheduled.write_specs(run, record)
+    get_run_logger().info("pipec: run %s of %r in %s", run.run_id, pipeline.name, store.url)
+    futures = submit_steps(run, project_dir)
+    for future in futures.values():
+        future.wait()
+    record = scheduled.conclude(run)
+    publish(run, record)
+    if record.status != "completed":
+        return Failed(message=f"pipeline {pipeline.name!r} {record.status}: {record.error}")
+    return {"run_id": run.run_id, "status": record.status, "storage": store.url}
+
+
+def submit_steps(run: StoredRun, project_dir: str) -> dict[str, PrefectFuture[Any]]:
+    """One task per step, parents first; each waits for its parents however they ended."""
+    steps = {step.name: step for step in run.pipeline.steps}
+    order = graphlib.TopologicalSorter({s.name: s.parents for s in steps.values()}).static_order()
+    refresh = REFRESH.get()
+    futures: dict[str, PrefectFuture[Any]] = {}
+    for name in order:
+        step = steps[name]
+        futures[name] = step_task.with_options(**task_options(run.pipeline, step)).submit(
+            run.store.url,
+            run.pipeline.name,
+            run.run_id,
+            name,
+            project_dir,
+            refresh if isinstance(refresh, bool) else name in refresh,
+            wait_for=[allow_failure(futures[p]) for p in step.parents],
+        )
+    return futures
+
+
+def task_options(pipeline: Pipeline, step: Step) -> dict[str, Any]:
+    """The Prefect task options of a step (ClearML's options, mapped)."""
+    retries = step.policies.retry_on_failure
+    if retries is None:
+        retries = pipeline.policies.retry_on_failure
+    queue = step.policies.execution_queue or pipeline.policies.default_queue
+    return {
+        "name": step.name,
+        "task_run_name": step.name,
+        "retries": retries if isinstance(retries, int) else 0,
+        "retry_delay_seconds": 0,  # ClearML relaunches a failed step at once
+        "timeout_seconds": step.policies.time_limit,
+        "tags": [queue] if queue else [],
+    }
+
+
+# ------------------------------------------------------------------ one step
+
+
+def lifecycle_retry(task: Any, run: TaskRun, state: State) -> bool:
+    """Prefect retries only what pipec's lifecycle asked to retry (a failed step that
+    `retry_on_failure` retries), never a final failure, a skip or a time-out."""
+    return isinstance(state.data, StepRetry)
+
+
+@task(cache_policy=NO_CACHE, persist_result=False, retry_condition_fn=lifecycle_retry)
+def step_task(
+    storage: str, pipeline: str, run_id: str, step: str, project_dir: str, refresh: bool
+) -> dict[str, Any] | State:
+    """One pipeline step; returns small JSON (status, output URIs) as its state's data.
+    `refresh` runs it even when the cache has it."""
+    run = scheduled.open_run(storage, pipeline, run_id)
+    spec = run.step(step)
+    node = Node.of(spec)
+    lifecycle = Lifecycle(
+        run=run, controller=None, target=TARGET, refresh=refresh, engine_retries=True
+    )
+    call = StepCall(
+        store=run.store.url, pipeline=pipeline, run_id=run_id, step=step, project_dir=project_dir
+    )
+    attempt = _attempt(run, call)
+    if task_run.run_count > 1 and scheduled.was_retried(run, step):
+        record = lifecycle.resume_node(node, spec, attempt)
+    else:
+        reason = scheduled.blocked(run, spec)
+        if reason is not None:
+            record = lifecycle.skip(node, spec, reason)
+            return Completed(name="Skipped", message=reason, data=_small(record))
+        record = lifecycle.run_node(node, spec, attempt)
+    if node.status == "running":
+        raise StepRetry(f"step {step!r} attempt {len(record.attempts)} failed: {record.error}")
+    if record.status == "cached":
+        message = f"reused the outputs of {record.cached_from} (cache key {record.cache_key})"
+        return Completed(name="Cached", message=message, data=_small(record))
+    if record.status != "completed":
+        if is_fatal(node, record) and run.pipeline.policies.abort_on_failure:
+            scheduled.stop(run)
+        return Failed(message=f"step {step!r} {record.status}: {record.error}", data=_small(record))
+    return _small(record)
+
+
+def _small(record: StepRecord) -> dict[str, Any]:
+    return {
+        "status": record.status,
+        "cache_hit": record.cache_hit,
+        "outputs": {k: v.uri for k, v in record.outputs.items()},
+    }
+
+
+def _attempt(run: StoredRun, call: StepCall) -> AttemptFn:
+    """One attempt in a subprocess. Prefect enforces the time limit (`timeout_seconds`)
+    by raising in this thread: the process is killed and the attempt recorded aborted."""
+    logger = get_run_logger()
+
+    def attempt(number: int, time_limit: float | None) -> StepRecord:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipec.runtime.shim", call.model_dump_json(), str(number)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={"MPLBACKEND": "Agg", **os.environ, "PYTHONUNBUFFERED": "1"},  # headless
+        )
+        reader = threading.Thread(target=_forward, args=(proc, logger), daemon=True)
+        reader.start()
+        try:
+            finished = _wait(proc, run)
+        except asyncio.CancelledError:  # Prefect's timeout (or a cancelled flow run)
+            finished = False
+            why = f"time_limit {time_limit:g}s exceeded" if time_limit else "cancelled"
+        else:
+            why = "the pipeline was stopped"
+        if not finished:
+            proc.kill()
+            proc.wait()
+            reader.join()
+            return runs.end_attempt(run, call.step, number, "aborted", why)
+        reader.join()
+        if proc.returncode < 0:
+            error = f"the step process was killed by signal {-proc.returncode}"
+            return runs.end_attempt(run, call.step, number, "failed", error)
+        record = run.step_record(call.step)
+        if record.status == "running":  # died before it could write its record
+            error = f"the step process exited with {proc.returncode}"
+            return runs.end_attempt(run, call.step, number, "failed", error)
+        return record
+
+    return attempt
+
+
+def _wait(proc: subprocess.Popen[str], run: StoredRun) -> bool:
+    """Wait for the attempt; False when the run was stopped (`abort_on_failure`) first.
+
+    Short polls: an exception Prefect sends to this thread (its timeout) is raised only
+    while Python code runs, never inside a blocking `waitpid`."""
+    polls = 0
+    while True:
+        try:
+            proc.wait(timeout=0.2)
+            return True
+        except subprocess.TimeoutExpired:
+            polls += 1
+            if polls % 5 == 0 and run.run_record().status != "running":
+                return False
+
+
+def _forward(proc: subprocess.Popen[str], logger: Any) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        logger.info(line.rstrip())
+
+
+# ------------------------------------------------------------------ flow-run artifacts
+
+
+def artifact_key(pipeline: str, what: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes; one key per
+    pipeline keeps each run's artifact in the same history."""
+    base = re.sub(r"[^a-z0-9-]+", "-", pipeline.lower()).strip("-") or "pipeline"
+    return f"pipec-{base}-{what}"
+
+
+def publish(run: StoredRun, record: RunRecord) -> None:
+    """The run on the flow run's Artifacts tab: a summary, a table of monitored metrics,
+    and links to monitored artifacts and models (the run record in the store has all)."""
+    name = run.pipeline.name
+    _, summary = scheduled.summary(run)
+    rows = "\n".join(
+        f"| {step} | {s['status']} | {s['attempts']} | {'yes' if s['cache_hit'] else ''} |"
+        f" {s['error'] or ''} |"
+        for step, s in summary["steps"].items()
+    )
+    create_markdown_artifact(
+        markdown=(
+            f"## pipec run `{run.run_id}`: {record.status}\n\n"
+            f"pipeline **{name}**, storage `{run.store.url}`"
+            + (f"\n\nerror: {record.error}" if record.error else "")
+            + "\n\n| step | status | attempts | cached | error |\n|---|---|---|---|---|\n"
+            + rows
+        ),
+        key=artifact_key(name, "run"),
+        description=f"pipec run {run.run_id}",
+    )
+    if record.metrics:
+        create_table_artifact(
+            table=[
+                {
+                    "title": m.title,
+                    "series": m.series,
+                    "iteration": m.iteration,
+                    "value": m.value,
+                }
+                for m in record.metrics
+            ],
+            key=artifact_key(name, "metrics"),
+            description="metrics the steps' monitor_metrics forwarded",
+        )
+    for kind, values in (("artifact", record.artifacts), ("model", record.models)):
+        for label, stored in values.items():
+            create_link_artifact(
+                link=stored.uri, link_text=label, description=f"monitored {kind} {label!r}"
+            )

@@ -1,0 +1,134 @@
+"""The `prefect` target: a flow file for a stock Prefect 3, run in place with `flow()`.
+
+Mapping of ClearML's options (see the README's target matrix):
+
+- pipeline parameters -> the flow function's typed arguments (Prefect's parameter form);
+- `retry_on_failure` (int, step or pipeline) -> the task's `retries`, no delay; each
+  Prefect try is one attempt, recorded in the same step record as on the local target;
+- `time_limit` -> the task's `timeout_seconds` (the attempt is killed, recorded `aborted`,
+  not retried);
+- `execution_queue`, else the pipeline's `default_queue` -> a task tag (for Prefect tag
+  concurrency limits);
+- continue / skip / `abort_on_failure` -> decided by pipec's runtime from the parents'
+  records in the store (every task waits for its parents with `allow_failure`);
+- `cache` -> pipec's cache (Prefect's task caching is off); `monitor_*` -> artifacts on
+  the flow run, and the pipeline-level run record in the store.
+
+Callbacks, callable `retry_on_failure`, loops, task factories, docker / repo options and
+pipeline logic that decides from step values are rejected at compile time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from pipec import __version__
+from pipec.errors import PipelineErrors, UsageError, ValidationError
+from pipec.hookspecs import hookimpl
+from pipec.ir import Pipeline
+from pipec.runtime import runs, scheduled
+from pipec.runtime.runner import RunOptions
+from pipec.runtime.start import Logic
+from pipec.store import Store
+from pipec.targets import RunResult, Target
+from pipec.targets.json_target import JsonTarget, file_stem
+
+from pipec_prefect.flowfile import FileOptions, arguments, render
+
+PREFECT_FEATURES = frozenset({"deferred_values", "task_steps"})
+"""Optional features (`pipec.validate.FEATURES`) this target implements faithfully."""
+
+PIPELINE_CALLBACKS = ("step_task_created_callback", "step_task_completed_callback")
+
+STARTUP_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+
+
+class PrefectTarget:
+    name = "prefect"
+    description = "a Prefect 3 flow file; `run` runs the flow (ephemeral server by default)"
+    capabilities = PREFECT_FEATURES
+
+    def compile(
+        self, pipeline: Pipeline, out_dir: Path, *, storage: str | None = None
+    ) -> list[Path]:
+        """`<stem>.py` (the flow) and `<stem>.pipec.json` (the IR its tasks run) in
+        `out_dir`. `storage` is baked into the file; without it the worker's
+        $PIPEC_STORAGE decides. It must hold no credentials."""
+        check(pipeline, storage)
+        (data_file,) = JsonTarget().compile(pipeline, out_dir)
+        options = FileOptions(
+            data_file=data_file.name,
+            ir_hash=hashlib.sha256(data_file.read_bytes()).hexdigest(),
+            storage=storage,
+            project_dir=os.getcwd(),
+        )
+        flow_file = out_dir / f"{file_stem(pipeline.name)}.py"
+        tmp = flow_file.with_suffix(".tmp")
+        tmp.write_text(render(pipeline, options, __version__), encoding="utf-8")
+        os.replace(tmp, flow_file)
+        return [flow_file, data_file]
+
+    def run(self, pipeline: Pipeline, options: RunOptions, logic: Logic) -> RunResult:
+        """Run the flow in this process: against $PREFECT_API_URL when set, else against
+        the ephemeral API server Prefect starts."""
+        runs.with_parameters(pipeline, options.params)  # unknown or missing values: fail early
+        names = arguments(pipeline)
+        fixed = sorted(set(options.params) - set(names))
+        if fixed:
+            raise UsageError(
+                f"parameter(s) {', '.join(fixed)} have a default with no JSON form: "
+                "target 'prefect' cannot set them per run"
+            )
+        store = Store.resolve(options.storage)
+        store.check()
+        from pipec_prefect import build_flow
+        from pipec_prefect.runtime import REFRESH
+
+        flow = build_flow(pipeline, storage=store.url)
+        kwargs = {names[k]: v for k, v in options.params.items()}
+        token = REFRESH.set(options.refresh)
+        try:
+            state = _with_startup_timeout(lambda: flow(**kwargs, return_state=True))
+        finally:
+            REFRESH.reset(token)
+        run_id = state.state_details.flow_run_id
+        try:
+            run = scheduled.open_run(store.url, pipeline.name, str(run_id))
+            record, summary = scheduled.summary(run)
+        except (LookupError, FileNotFoundError):
+            raise UsageError(f"the Prefect flow run ended {state.name}: {state.message}") from None
+        return RunResult(record=record, summary=summary)
+
+
+def check(pipeline: Pipeline, storage: str | None) -> None:
+    """What the capability check cannot see: pipeline-level callbacks, credentials."""
+    used = [name for name in PIPELINE_CALLBACKS if pipeline.policies.options.get(name)]
+    if used:
+        raise PipelineErrors(
+            [
+                ValidationError(f"target 'prefect' does not support {name}", pipeline.source)
+                for name in used
+            ]
+        )
+    if storage is not None and "@" in storage.partition("://")[2].partition("/")[0]:
+        raise UsageError("the storage URL holds credentials; give them to the workers instead")
+
+
+def _with_startup_timeout(call: Any) -> Any:
+    """A busy machine starts the ephemeral server slower than Prefect's default wait
+    (20 s); unless the user chose a timeout, wait up to 90 s."""
+    if os.environ.get(STARTUP_TIMEOUT):
+        return call()
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as timeout
+    from prefect.settings import temporary_settings
+
+    with temporary_settings(updates={timeout: 90}):
+        return call()
+
+
+@hookimpl
+def pipec_targets() -> list[Target]:
+    return [PrefectTarget()]
