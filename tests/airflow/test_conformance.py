@@ -7,12 +7,25 @@ from pathlib import Path
 import pytest
 from pipec import testing
 
-KNOWN = {
-    "return_value": "the decorator pipeline's return value needs a replay of its logic",
-    "cache_decorator": "return value replay, and --refresh is not passed to the DAG run yet",
+# Known not to hold every time, so not strict: `dag.test()` runs ready tasks one at a time
+# in any order, and a step already running is not yet aborted on Airflow, so the sibling
+# that local aborts may run to completion before the failing step starts.
+UNRELIABLE = {
+    "abort_on_failure": "a running sibling is not aborted on Airflow yet, and dag.test() "
+    "may run it before the failing step"
 }
 
 
-@pytest.mark.parametrize("case", testing.params("airflow", xfail=KNOWN))
+def _params() -> list[object]:
+    out = []
+    for param in testing.params("airflow"):
+        if param.id in UNRELIABLE:  # type: ignore[attr-defined]
+            mark = pytest.mark.xfail(reason=UNRELIABLE[param.id], strict=False)  # type: ignore[attr-defined]
+            param = pytest.param(*param.values, id=param.id, marks=[*param.marks, mark])  # type: ignore[attr-defined]
+        out.append(param)
+    return out
+
+
+@pytest.mark.parametrize("case", _params())
 def test_conformance(case: testing.Case, dags_folder: Path, tmp_path: Path) -> None:
     testing.check(case, testing.run_case(case, "airflow", workdir=tmp_path))

@@ -27,7 +27,7 @@ def test_iris_functions_runs_end_to_end(pipec_run: Callable, tmp_path: Path) -> 
     assert summary["storage"] == str(tmp_path)
 
 
-def test_outcomes_equal_the_local_target_and_reuse_its_cache(
+def test_outcomes_equal_the_local_target_reuse_its_cache_and_refresh(
     pipec_run: Callable, tmp_path: Path
 ) -> None:
     store = str(tmp_path / "store")
@@ -45,6 +45,12 @@ def test_outcomes_equal_the_local_target_and_reuse_its_cache(
     assert expected["flaky"] == ("completed", 2)
     assert expected["after_broken"] == ("skipped", 0)
     assert airflow["steps"]["broken"]["error"] == local["steps"]["broken"]["error"]
+
+    # --refresh reaches the DAG run (its conf): the named step runs despite the cache
+    args = ["--target", "airflow", "--storage", store, "-p", f"scratch={tmp_path / 'c'}"]
+    code, again = pipec_run(OUTCOMES, *args, "--refresh", "make")
+    assert code == 0, again
+    assert statuses(again)["make"] == ("completed", 1)
 
 
 def test_params_reach_the_run_and_a_failing_pipeline_fails(

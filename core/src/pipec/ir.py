@@ -320,6 +320,8 @@ class ControllerCode(_Model):
     source: str
     entrypoint: str
     hash: str
+    location: SourceLocation | None = None
+    """Where `source` starts in the user's file: a replay's errors point at the user's lines."""
     components: list[str] = Field(default_factory=list)
     return_value: Value | None = None
     """The returned value as an expression of step outputs, when the trace could tell."""

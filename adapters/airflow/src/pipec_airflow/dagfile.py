@@ -19,6 +19,10 @@ from pipec.ir import LiteralValue, Parameter, Pipeline, Step
 BEGIN, END = "pipec_begin", "pipec_end"
 """Task ids of the tasks that open and conclude the pipec run."""
 
+REFRESH = "pipec_refresh"
+"""The DAG run conf key naming the steps that run despite the cache: a list of step
+names, or true for every step (`pipec run --refresh`, or a manual trigger's conf)."""
+
 JSON_TYPES = {
     "str": "string",
     "int": "integer",
@@ -217,10 +221,16 @@ def _description(pipeline: Pipeline) -> str:
 
 def _docstring(pipeline: Pipeline) -> str:
     name = pipeline.name.replace("\\", "\\\\").replace('"', '\\"')
+    replay = (
+        "\nIt also replays the pipeline function with the run's values: its prints, asserts\n"
+        "and return value.\n"
+        if pipeline.controller is not None
+        else ""
+    )
     return (
         f"{name} ({len(pipeline.steps)} steps).\n\n"
         "The first task opens the pipec run with this DAG run's params, each step task runs\n"
         "one pipeline step through pipec's runtime (XCom carries only statuses and output\n"
         "URIs), and the last task concludes the run and fails the DAG run if the pipeline\n"
-        "failed.\n"
+        f"failed.\n{replay}"
     )

@@ -3,9 +3,11 @@
 `begin` opens the pipec run (the IR with this DAG run's params, the run record and
 every step's spec), `step` runs one step through `Lifecycle` (skip rules, cache,
 attempts, `retry_on_failure`) exactly as the local scheduler does, and `end`
-concludes the run record. Airflow only orders the tasks: every step task runs when
-its upstream tasks are done and asks the parents' records whether to run, so
-ClearML's continue / skip semantics are the local target's by construction.
+concludes the run record, replaying a decorator pipeline's logic with the run's
+values. Airflow only orders the tasks: every step task runs when its upstream tasks
+are done and asks the parents' records whether to run (`pipec.runtime.scheduled`,
+shared with the other engine adapters), so ClearML's continue / skip semantics are
+the local target's by construction.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, AirflowTaskTimeout
-from pipec.ir import Pipeline, Step
-from pipec.records import RunRecord, StepRecord
-from pipec.runtime import runs, shim
+from pipec.ir import Pipeline
+from pipec.records import StepRecord
+from pipec.runtime import runs, scheduled, shim
 from pipec.runtime.context import StepCall, StoredRun
-from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node, is_fatal, skip_reason
+from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node, is_fatal
 from pipec.store import Store, slug
+
+from pipec_airflow.dagfile import BEGIN, REFRESH
 
 TARGET = "airflow"
 
@@ -33,18 +37,17 @@ def run_id(context: dict[str, Any]) -> str:
     return slug(context["run_id"])
 
 
-def open_run(storage: str | None, pipeline: str, run: str) -> StoredRun:
-    """A run `begin` opened, from the store."""
-    where = StepCall(
-        store=Store.resolve(storage).url, pipeline=pipeline, run_id=run, step="", project_dir=""
-    )
-    return shim.open_run(where)
-
-
 def _this_run(storage: str | None, context: dict[str, Any]) -> StoredRun:
     """The pipec run of this DAG run (`begin` says which pipeline it is)."""
-    opened = context["ti"].xcom_pull(task_ids="pipec_begin")
-    return open_run(storage, opened["pipeline"], run_id(context))
+    opened = context["ti"].xcom_pull(task_ids=BEGIN)
+    return scheduled.open_run(storage, opened["pipeline"], run_id(context))
+
+
+def refreshes(context: dict[str, Any], step: str) -> bool:
+    """Whether this DAG run's conf asks to run `step` despite the cache."""
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    wanted = conf.get(REFRESH) or []
+    return wanted is True or (isinstance(wanted, list) and step in wanted)
 
 
 def call(
@@ -70,13 +73,10 @@ def begin(pipeline_file: Path, storage: str | None, context: dict[str, Any]) -> 
     pipeline = Pipeline.model_validate_json(Path(pipeline_file).read_text(encoding="utf-8"))
     known = {p.name for p in pipeline.parameters}
     params = {k: v for k, v in dict(context["params"]).items() if k in known}
-    state, record = runs.begin(store, pipeline, run_id(context), TARGET, params)
-    for step in state.pipeline.steps:
-        store.write_model(state.files.step_spec(step.name), step)
-    record.steps = [step.name for step in state.pipeline.steps]
-    store.write_model(state.files.record, record)
-    print(f"pipec: run {state.run_id} of {pipeline.name!r} in {store.url}")
-    return {"pipeline": pipeline.name, "run_id": state.run_id, "storage": store.url}
+    run, record = runs.begin(store, pipeline, run_id(context), TARGET, params)
+    scheduled.write_specs(run, record)
+    print(f"pipec: run {run.run_id} of {pipeline.name!r} in {store.url}")
+    return {"pipeline": pipeline.name, "run_id": run.run_id, "storage": store.url}
 
 
 def _attempt(run: StoredRun, call: StepCall) -> AttemptFn:
@@ -93,18 +93,17 @@ def _attempt(run: StoredRun, call: StepCall) -> AttemptFn:
     return attempt
 
 
-def _blocked(run: StoredRun, step: Step) -> str | None:
-    """Why the step must be skipped: the run was stopped, or ClearML's parent rules."""
-    if run.run_record().status != "running":
-        return "the pipeline was stopped"
-    return skip_reason([(Node.of(run.step(p)), run.step_record(p)) for p in step.parents])
-
-
 def run_step(name: str, storage: str | None, project_dir: str, context: dict[str, Any]) -> dict:
     run = _this_run(storage, context)
     step = run.step(name)
     node = Node.of(step)
-    lifecycle = Lifecycle(run=run, controller=None, target=TARGET, engine_retries=True)
+    lifecycle = Lifecycle(
+        run=run,
+        controller=None,
+        target=TARGET,
+        refresh=refreshes(context, name),
+        engine_retries=True,
+    )
     call = StepCall(
         store=run.store.url,
         pipeline=run.pipeline.name,
@@ -112,10 +111,10 @@ def run_step(name: str, storage: str | None, project_dir: str, context: dict[str
         step=name,
         project_dir=project_dir,
     )
-    if context["ti"].try_number > 1 and _was_retried(run, name):
+    if context["ti"].try_number > 1 and scheduled.was_retried(run, name):
         record = lifecycle.resume_node(node, step, _attempt(run, call))
     else:
-        reason = _blocked(run, step)
+        reason = scheduled.blocked(run, step)
         if reason is not None:
             lifecycle.skip(node, step, reason)
             raise AirflowSkipException(f"pipec: step {name!r} skipped: {reason}")
@@ -126,7 +125,7 @@ def run_step(name: str, storage: str | None, project_dir: str, context: dict[str
     print(f"pipec: step {name!r} {_outcome(record)}")
     if record.status not in ("completed", "cached"):
         if is_fatal(node, record) and run.pipeline.policies.abort_on_failure:
-            _stop(run)
+            scheduled.stop(run)
         raise AirflowFailException(f"pipec: step {name!r} {record.status}: {record.error}")
     return {
         "status": record.status,
@@ -135,50 +134,18 @@ def run_step(name: str, storage: str | None, project_dir: str, context: dict[str
     }
 
 
-def _was_retried(run: StoredRun, name: str) -> bool:
-    """An earlier try of this task left the step for the engine to retry."""
-    try:
-        return run.step_record(name).status in ("failed", "running")
-    except LookupError:
-        return False
-
-
 def _outcome(record: StepRecord) -> str:
     if record.cache_hit:
         return f"cached: reused the outputs of {record.cached_from} (cache key {record.cache_key})"
     return f"{record.status} after {len(record.attempts)} attempt(s)"
 
 
-def _stop(run: StoredRun) -> None:
-    """`abort_on_failure`: steps that have not started yet are skipped."""
-    record = run.run_record()
-    record.status = "failed"
-    run.store.write_model(run.files.record, record)
-
-
 def end(storage: str | None, context: dict[str, Any]) -> dict[str, Any]:
+    """Conclude the run; a decorator pipeline's logic is replayed here with real values
+    (its prints land in this task's log, its `assert`s and return value count)."""
     run = _this_run(storage, context)
-    record = run.run_record()
-    record.status = "running"
-    record = runs.conclude(run, record, [_outcome_of(run, s) for s in run.pipeline.steps])
+    record = scheduled.conclude(run, replay_logic=True)
     print(f"pipec: run {run.run_id} {record.status}", record.error or "")
     if record.status != "completed":
         raise AirflowFailException(f"pipec: pipeline {run.pipeline.name!r} {record.status}")
     return {"status": record.status, "run_id": run.run_id}
-
-
-def _outcome_of(run: StoredRun, step: Step) -> tuple[Node, StepRecord]:
-    try:
-        record = run.step_record(step.name)
-    except LookupError:  # its task never ran (the DAG run was cut short)
-        record = StepRecord(
-            name=step.name, id=run.files.step_id(step.name), status="aborted", error="never ran"
-        )
-    return Node.of(step), record
-
-
-def summary(run: StoredRun) -> tuple[RunRecord, dict[str, Any]]:
-    """The run record and the `--json` summary, the same shape as the local target's."""
-    record = run.run_record()
-    steps = [_outcome_of(run, step)[1] for step in run.pipeline.steps]
-    return record, runs.summary(run, record, steps)

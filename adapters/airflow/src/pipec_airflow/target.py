@@ -11,7 +11,10 @@ Mapping of ClearML's options (see the README's target matrix):
 - `execution_queue`, else the pipeline's `default_queue` -> `queue`;
 - continue / skip / `abort_on_failure` -> decided by pipec's runtime from the parents'
   records in the store (every step task has trigger rule `all_done`);
-- `cache`, `monitor_*` -> pipec's runtime, as on every target.
+- `cache`, `monitor_*` -> pipec's runtime, as on every target; `--refresh` -> the DAG
+  run conf key `pipec_refresh`;
+- a decorator pipeline's logic (prints, `assert`, return value) -> replayed with the
+  run's values in `pipec_end` (`pipec.runtime.replay`).
 
 Callbacks, callable `retry_on_failure`, loops, task factories, docker / repo options and
 pipeline logic that decides from step values are rejected at compile time.
@@ -31,14 +34,14 @@ from pipec import __version__
 from pipec.errors import PipelineErrors, UsageError, ValidationError
 from pipec.hookspecs import hookimpl
 from pipec.ir import Pipeline
-from pipec.runtime import runs
+from pipec.runtime import runs, scheduled
 from pipec.runtime.runner import RunOptions
 from pipec.runtime.start import Logic
 from pipec.store import Store, slug
 from pipec.targets import RunResult, Target
 from pipec.targets.json_target import JsonTarget, file_stem
 
-from pipec_airflow.dagfile import DagOptions, dag_id, render
+from pipec_airflow.dagfile import REFRESH, DagOptions, dag_id, render
 
 AIRFLOW_FEATURES = frozenset({"deferred_values", "task_steps"})
 """Optional features (`pipec.validate.FEATURES`) this target implements faithfully."""
@@ -75,9 +78,8 @@ class AirflowTarget:
         return [dag_file, data_file]
 
     def run(self, pipeline: Pipeline, options: RunOptions, logic: Logic) -> RunResult:
-        """Compile, then run the DAG in-process with Airflow's `dag.test()`."""
-        if options.refresh:
-            raise UsageError("target 'airflow' does not support --refresh yet")
+        """Compile, then run the DAG in-process with Airflow's `dag.test()`; `--refresh`
+        reaches the step tasks through the DAG run's conf."""
         runs.with_parameters(pipeline, options.params)  # unknown or missing values: fail early
         store = Store.resolve(options.storage)
         store.check()
@@ -86,14 +88,15 @@ class AirflowTarget:
             dag = _load_dag(dag_file, dag_id(pipeline))
             from airflow.sdk.exceptions import ParamValidationError
 
+            conf = dict(options.params)
+            if options.refresh:
+                conf[REFRESH] = True if options.refresh is True else sorted(options.refresh)
             try:
-                dag_run = dag.test(run_conf=dict(options.params))
+                dag_run = dag.test(run_conf=conf)
             except ParamValidationError as exc:
                 raise UsageError(f"--param: {exc}") from None
-        from pipec_airflow import runtime
-
-        run = runtime.open_run(store.url, pipeline.name, slug(dag_run.run_id))
-        record, summary = runtime.summary(run)
+        run = scheduled.open_run(store.url, pipeline.name, slug(dag_run.run_id))
+        record, summary = scheduled.summary(run)
         return RunResult(record=record, summary=summary)
 
 

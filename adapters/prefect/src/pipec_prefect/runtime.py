@@ -2,12 +2,14 @@
 
 `run_pipeline` is the flow body: it opens the pipec run (its id is the flow run id),
 submits one Prefect task per step, each waiting for its parents whatever their
-outcome (`allow_failure`), and concludes the run. Every step task runs its step
-through `Lifecycle` (skip rules, cache, attempts) exactly as the local scheduler does,
-so ClearML's continue / skip semantics are the local target's by construction. An
-attempt is `python -m pipec.runtime.shim` in a subprocess, as on the local target: a
-step's working directory, imports and crashes stay out of the flow process, and
-concurrent steps really run in parallel.
+outcome (`allow_failure`), and concludes the run (replaying a decorator pipeline's logic
+with the run's values, so its prints, `assert`s and return value are real). Every step
+task runs its step through `Lifecycle` (skip rules, cache, attempts) exactly as the local
+scheduler does, so ClearML's continue / skip semantics are the local target's by
+construction. An attempt is a process of its own, forked from pipec's fork server as on
+the local target (no interpreter start per step): a step's working directory, imports
+and crashes stay out of the flow process, a time limit can kill it, and concurrent
+steps really run in parallel.
 
 Prefect's own features carry the policies: `retry_on_failure` is the task's
 `retries` (each Prefect try is one attempt, in the same step record), `time_limit`
@@ -19,11 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import graphlib
-import os
 import re
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,12 @@ from uuid import UUID
 from pipec.errors import UsageError
 from pipec.ir import Pipeline, Step
 from pipec.records import RunRecord, StepRecord
-from pipec.runtime import runs, scheduled
+from pipec.runtime import forkserver, runs, scheduled
 from pipec.runtime.context import StepCall, StoredRun
+from pipec.runtime.forkserver import StepProcess
 from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node, is_fatal
 from pipec.store import Store
-from prefect import allow_failure, get_run_logger, task
+from prefect import Task, allow_failure, get_run_logger, task
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
@@ -56,6 +58,12 @@ REFRESH: contextvars.ContextVar[frozenset[str] | bool] = contextvars.ContextVar(
 )
 """The steps `pipec run --refresh` re-runs despite the cache (True: all). A property of
 one `pipec run`, not of the flow: served and deployed runs refresh nothing."""
+
+
+OPEN_RUNS: dict[str, StoredRun] = {}
+"""Runs whose flow body is in this process, for its step tasks in the same process: no
+task re-reads the run's IR (the whole pipeline) from the store. A task elsewhere (a task
+runner with processes of its own) opens the run from the store."""
 
 
 class StepRetry(Exception):
@@ -90,10 +98,13 @@ def run_pipeline(
     run, record = runs.begin(store, pipeline, run_id(flow_run.id), TARGET, params)
     scheduled.write_specs(run, record)
     get_run_logger().info("pipec: run %s of %r in %s", run.run_id, pipeline.name, store.url)
-    futures = submit_steps(run, project_dir)
-    for future in futures.values():
-        future.wait()
-    record = scheduled.conclude(run)
+    OPEN_RUNS[run.run_id] = run
+    try:
+        for future in submit_steps(run, project_dir).values():
+            future.wait()
+    finally:
+        del OPEN_RUNS[run.run_id]
+    record = scheduled.conclude(run, replay_logic=True)  # a decorator pipeline's prints
     publish(run, record)
     if record.status != "completed":
         return Failed(message=f"pipeline {pipeline.name!r} {record.status}: {record.error}")
@@ -108,7 +119,7 @@ def submit_steps(run: StoredRun, project_dir: str) -> dict[str, PrefectFuture[An
     futures: dict[str, PrefectFuture[Any]] = {}
     for name in order:
         step = steps[name]
-        futures[name] = step_task.with_options(**task_options(run.pipeline, step)).submit(
+        futures[name] = step_variant(*policies(run.pipeline, step)).submit(
             run.store.url,
             run.pipeline.name,
             run.run_id,
@@ -120,20 +131,30 @@ def submit_steps(run: StoredRun, project_dir: str) -> dict[str, PrefectFuture[An
     return futures
 
 
-def task_options(pipeline: Pipeline, step: Step) -> dict[str, Any]:
-    """The Prefect task options of a step (ClearML's options, mapped)."""
+def policies(pipeline: Pipeline, step: Step) -> tuple[int, float | None, tuple[str, ...]]:
+    """A step's Prefect task policies (ClearML's options, mapped): retries, timeout, tags."""
     retries = step.policies.retry_on_failure
     if retries is None:
         retries = pipeline.policies.retry_on_failure
     queue = step.policies.execution_queue or pipeline.policies.default_queue
-    return {
-        "name": step.name,
-        "task_run_name": step.name,
-        "retries": retries if isinstance(retries, int) else 0,
-        "retry_delay_seconds": 0,  # ClearML relaunches a failed step at once
-        "timeout_seconds": step.policies.time_limit,
-        "tags": [queue] if queue else [],
-    }
+    return (
+        retries if isinstance(retries, int) else 0,
+        step.policies.time_limit,
+        (queue,) if queue else (),
+    )
+
+
+@functools.cache
+def step_variant(retries: int, timeout: float | None, tags: tuple[str, ...]) -> Task[..., Any]:
+    """`step_task` with a step's policies: one per distinct set, not one per step, since
+    making a Prefect task hashes its code (~10 ms each). The task run takes the step's
+    name from `task_run_name`."""
+    return step_task.with_options(
+        retries=retries,
+        retry_delay_seconds=0,  # ClearML relaunches a failed step at once
+        timeout_seconds=timeout,
+        tags=list(tags),
+    )
 
 
 # ------------------------------------------------------------------ one step
@@ -145,13 +166,19 @@ def lifecycle_retry(task: Any, run: TaskRun, state: State) -> bool:
     return isinstance(state.data, StepRetry)
 
 
-@task(cache_policy=NO_CACHE, persist_result=False, retry_condition_fn=lifecycle_retry)
+@task(
+    name="pipec-step",
+    task_run_name="{step}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retry_condition_fn=lifecycle_retry,
+)
 def step_task(
     storage: str, pipeline: str, run_id: str, step: str, project_dir: str, refresh: bool
 ) -> dict[str, Any] | State:
     """One pipeline step; returns small JSON (status, output URIs) as its state's data.
     `refresh` runs it even when the cache has it."""
-    run = scheduled.open_run(storage, pipeline, run_id)
+    run = OPEN_RUNS.get(run_id) or scheduled.open_run(storage, pipeline, run_id)
     spec = run.step(step)
     node = Node.of(spec)
     lifecycle = Lifecycle(
@@ -190,18 +217,13 @@ def _small(record: StepRecord) -> dict[str, Any]:
 
 
 def _attempt(run: StoredRun, call: StepCall) -> AttemptFn:
-    """One attempt in a subprocess. Prefect enforces the time limit (`timeout_seconds`)
-    by raising in this thread: the process is killed and the attempt recorded aborted."""
+    """One attempt in a process of its own, forked from pipec's warm fork server. Prefect
+    enforces the time limit (`timeout_seconds`) by raising in this thread: the process is
+    killed and the attempt recorded aborted."""
     logger = get_run_logger()
 
     def attempt(number: int, time_limit: float | None) -> StepRecord:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pipec.runtime.shim", call.model_dump_json(), str(number)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={"MPLBACKEND": "Agg", **os.environ, "PYTHONUNBUFFERED": "1"},  # headless
-        )
+        proc = forkserver.spawn(call, number)
         reader = threading.Thread(target=_forward, args=(proc, logger), daemon=True)
         reader.start()
         try:
@@ -229,7 +251,7 @@ def _attempt(run: StoredRun, call: StepCall) -> AttemptFn:
     return attempt
 
 
-def _wait(proc: subprocess.Popen[str], run: StoredRun) -> bool:
+def _wait(proc: StepProcess, run: StoredRun) -> bool:
     """Wait for the attempt; False when the run was stopped (`abort_on_failure`) first.
 
     Short polls: an exception Prefect sends to this thread (its timeout) is raised only
@@ -245,7 +267,7 @@ def _wait(proc: subprocess.Popen[str], run: StoredRun) -> bool:
                 return False
 
 
-def _forward(proc: subprocess.Popen[str], logger: Any) -> None:
+def _forward(proc: StepProcess, logger: Any) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
         logger.info(line.rstrip())

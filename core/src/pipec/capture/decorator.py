@@ -228,6 +228,7 @@ class PipelineSpec:
             source=src.source,
             entrypoint=src.name,
             hash=code_hash("function", src.name, src.source, []),
+            location=src.location,
             components=list(trace.components),
             return_value=return_value,
             decisions=[d.location for d in trace.decisions],

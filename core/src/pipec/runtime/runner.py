@@ -16,7 +16,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,8 +25,9 @@ from typing import Any, Protocol
 from pipec.errors import UsageError
 from pipec.ir import Pipeline, Step
 from pipec.records import FINISHED, SUCCEEDED, RunRecord, StepRecord, StoredValue
-from pipec.runtime import runs, shim
+from pipec.runtime import forkserver, runs, shim
 from pipec.runtime.context import StepCall
+from pipec.runtime.forkserver import StepProcess
 from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node, is_fatal, skip_reason
 from pipec.runtime.live import Outputs
 from pipec.runtime.progress import Progress
@@ -93,25 +93,18 @@ class InProcess:
 
 
 class Subprocesses:
-    """`local`: each attempt is `python -m pipec.runtime.shim` on this machine."""
+    """`local`: each attempt is a process of its own on this machine (see `forkserver`)."""
 
     serial = False
 
     def __init__(self, echo: Callable[[str], None]) -> None:
         self.echo = echo
-        self._procs: set[subprocess.Popen[str]] = set()
+        self._procs: set[StepProcess] = set()
         self._lock = threading.Lock()
 
     def attempt(self, run: PipelineRun, step: Step) -> AttemptFn:
         def attempt(number: int, time_limit: float | None) -> StepRecord:
-            call = run.call(step.name)
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "pipec.runtime.shim", call.model_dump_json(), str(number)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                env={"MPLBACKEND": "Agg", **os.environ, "PYTHONUNBUFFERED": "1"},  # headless
-            )
+            proc = forkserver.spawn(run.call(step.name), number)
             with self._lock:
                 self._procs.add(proc)
                 if run.stopping:  # `stop()` ran between scheduling and here: it missed this one
@@ -146,7 +139,7 @@ class Subprocesses:
 
         return attempt
 
-    def _forward(self, step: str, proc: subprocess.Popen[str]) -> None:
+    def _forward(self, step: str, proc: StepProcess) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             self.echo(f"[{step}] {line.rstrip()}")

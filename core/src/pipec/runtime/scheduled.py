@@ -13,7 +13,7 @@ from typing import Any
 
 from pipec.ir import Step
 from pipec.records import RunRecord, StepRecord, StoredValue
-from pipec.runtime import runs, shim
+from pipec.runtime import replay, runs, shim
 from pipec.runtime.context import StepCall, StoredRun
 from pipec.runtime.lifecycle import Node, is_fatal, skip_reason
 from pipec.runtime.values import resolve
@@ -69,13 +69,40 @@ def outcome(run: StoredRun, step: Step) -> tuple[Node, StepRecord]:
     return Node.of(step), record
 
 
-def conclude(run: StoredRun) -> RunRecord:
-    """The final run record, from every step's record in the store."""
+def conclude(run: StoredRun, *, replay_logic: bool = False) -> RunRecord:
+    """The final run record, from every step's record in the store.
+
+    With `replay_logic`, a decorator pipeline's logic is replayed with the run's values
+    (`pipec.runtime.replay`): its prints happen in the calling task, and what it raises
+    fails the run, as when the logic runs live. Without it, or when the logic reads
+    module globals a replay cannot provide, the return value is the traced expression.
+    """
     record = run.run_record()
     record.status = "running"  # a `stop` marked it; `conclude` says what the outcome was
     steps = [outcome(run, step) for step in run.pipeline.steps]
+    controller = run.pipeline.controller
+    if replay_logic and controller is not None:
+        missing = replay.missing_globals(controller)
+        if not missing:
+            return _replayed(run, record, steps)
+        print(
+            f"pipec: the pipeline logic ({controller.location}) is not replayed: it reads "
+            f"{', '.join(missing)} from its module, which a replay does not have"
+        )
     if not any(is_fatal(node, step) for node, step in steps):
         record.return_value = return_value(run)
+    return runs.conclude(run, record, steps)
+
+
+def _replayed(run: StoredRun, record: RunRecord, steps: list[tuple[Node, StepRecord]]) -> RunRecord:
+    """The run concluded by its replayed logic: what the logic raises is the run's error."""
+    try:
+        value = replay.replay(run, {node.name: (node, step) for node, step in steps})
+    except Exception as exc:
+        error = shim.describe_error(exc, "in the pipeline logic, replayed with the run's values")
+        return runs.conclude(run, record, steps, error=error)
+    if value is not None:
+        record.return_value = run.put(f"{run.files.controller_dir}/return_value", value)
     return runs.conclude(run, record, steps)
 
 

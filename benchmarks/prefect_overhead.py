@@ -1,0 +1,121 @@
+"""Per-step overhead of the `prefect` target against a hand-written Prefect flow.
+
+    python benchmarks/prefect_overhead.py [--sizes 20 200] [--work-ms 20] [--repeat 2]
+
+(in the `prefect` environment: `pip install -e ./core -e ./adapters/prefect`).
+
+Each pipeline is N steps of the same small function (about `--work-ms` of pure Python
+work; see `overhead.py`), chained (each step takes the previous result) or fanned out
+(N independent steps). The baseline is a hand-written flow with one `@task` per step
+doing the same work, passing values through futures, with the same task runner
+(Prefect's default `ThreadPoolTaskRunner`). Both sides run in this process against
+the same API server ($PREFECT_API_URL, else the ephemeral one, started before timing),
+interleaved, best of `--repeat`, so the printed ratios hold on a noisy machine.
+
+Every flow run pays a floor (~1 s: creating the run, the heartbeat join at its end)
+whatever its steps do, and pipec a little more per run (its run record, the flow-run
+artifacts); an empty flow shows the floor. "Per step" is the cost of one more step:
+(time at the big size - time at the small size) / (big - small), for each side, so
+per-run costs drop out. The target to meet: pipec's per-step time at most 1.25x the
+hand-written flow's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from overhead import STEP, calibrate, pipeline_file
+from pipec.capture.session import load_pipeline
+from pipec.runtime.runner import RunOptions
+from pipec.runtime.start import Logic
+from pipec_prefect.target import PrefectTarget
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+
+def hand_written(n: int, shape: str, loops: int) -> Callable[[], Any]:
+    """The flow a Prefect user would write for the same pipeline."""
+    namespace: dict[str, Any] = {}
+    exec(STEP, namespace)
+    work = task(namespace["work"], name="work", cache_policy=NO_CACHE, persist_result=False)
+
+    @flow(name=f"hand-{shape}-{n}", persist_result=False)
+    def pipeline() -> int:
+        futures = []
+        for i in range(n):
+            x = futures[-1] if shape == "chain" and i else 1
+            futures.append(work.submit(x, loops))
+        return [f.result() for f in futures][-1] if futures else 0
+
+    return pipeline
+
+
+def timed(call: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        call()
+    return time.perf_counter() - start
+
+
+def through_pipec(path: Path, store: str) -> Callable[[], None]:
+    pipeline = load_pipeline(str(path))
+    options = RunOptions(target="prefect", storage=store, quiet=True)
+
+    def run() -> None:
+        result = PrefectTarget().run(pipeline, options, Logic())
+        if not result.succeeded:
+            sys.exit(f"{path.name} did not succeed: {result.record.error}")
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs=2, default=[20, 200], metavar=("N", "M"))
+    parser.add_argument("--shapes", nargs="+", default=["fanout", "chain"])
+    parser.add_argument("--work-ms", type=float, default=20.0)
+    parser.add_argument("--repeat", type=int, default=2, help="best of this many runs each")
+    args = parser.parse_args()
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    logging.getLogger("prefect").setLevel(logging.ERROR)
+    loops = calibrate(args.work_ms)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        empty = hand_written(0, "fanout", loops)
+        timed(empty)  # starts the ephemeral server, if it is the one used
+        timed(through_pipec(pipeline_file(folder, "chain", 1, loops), str(folder / "warm")))
+        floor = min(timed(empty) for _ in range(args.repeat))
+        print(f"step body ~{args.work_ms:g} ms ({loops} loops), {os.cpu_count()} CPUs, "
+              f"flow-run floor {floor:.2f} s (an empty flow), best of {args.repeat}")  # fmt: skip
+        print(f"{'shape':<8}{'steps':>12}{'hand':>10}{'pipec':>10}{'ratio':>7}")
+        for shape in args.shapes:
+            took: dict[str, list[float]] = {"hand": [], "pipec": []}
+            for n in args.sizes:
+                path = pipeline_file(folder, shape, n, loops)
+                hand = hand_written(n, shape, loops)
+                pipec = through_pipec(path, str(folder / "store"))  # no step caches: all run
+                h = p = float("inf")
+                for _ in range(args.repeat):
+                    h, p = min(h, timed(hand)), min(p, timed(pipec))
+                took["hand"].append(h)
+                took["pipec"].append(p)
+                print(f"{shape:<8}{n:>12}{h:>9.2f}s{p:>9.2f}s{p / h:>7.2f}")
+            # the difference between the two sizes leaves out every per-run cost
+            small, big = args.sizes
+            hs, ps = ((t[1] - t[0]) / (big - small) * 1000 for t in (took["hand"], took["pipec"]))
+            label = f"{small}->{big}"
+            print(f"{shape:<8}{label:>12}{hs:>7.1f}ms{ps:>7.1f}ms{ps / hs:>7.2f}  per step")
+
+
+if __name__ == "__main__":
+    main()

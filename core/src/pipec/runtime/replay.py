@@ -1,0 +1,141 @@
+"""Replaying a traced decorator pipeline's logic with the values of a finished run.
+
+On an engine that runs a static graph (Airflow, Prefect) the steps are engine tasks and
+the pipeline function itself never runs. A replay runs it afterwards, in the task that
+concludes the run: the function's source from the IR is executed with every component
+name bound to a stub that answers each call, in call order, from the run's stored
+outputs. So the logic's prints show real values, its `assert`s hold or fail the run,
+and its return value is the real one, as on the local target.
+
+Calls map to steps by ClearML's naming (`name`, `name_1`, ...), the naming the trace
+used at compile time. A call the graph has no step for means the logic took a path the
+trace did not see: the replay fails, naming the step and the line.
+"""
+
+from __future__ import annotations
+import __future__
+
+import ast
+import builtins
+from collections.abc import Callable
+from typing import Any
+
+from lazy_object_proxy import Proxy
+from pipec.capture.source import free_globals
+from pipec.ir import ControllerCode, Step
+from pipec.records import SUCCEEDED, StepRecord
+from pipec.runtime.context import StoredRun
+from pipec.runtime.lifecycle import Node, is_fatal
+from pipec.runtime.runner import StepFailedError
+from pipec.runtime.values import resolve
+
+
+class ReplayError(RuntimeError):
+    """The replayed logic called a component the compiled graph has no step for."""
+
+
+def _function(controller: ControllerCode) -> ast.Module:
+    """The pipeline function without its parameter defaults: they are module-level
+    expressions the replay cannot evaluate, and every parameter is passed anyway."""
+    tree = ast.parse(controller.source)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.args.defaults = []
+            node.args.kw_defaults = [None] * len(node.args.kwonlyargs)
+    return tree
+
+
+def missing_globals(controller: ControllerCode) -> list[str]:
+    """Module-level names the logic reads besides its components and builtins: a replay
+    runs without the user's module, so it cannot provide them."""
+    free = free_globals(ast.unparse(_function(controller)))
+    return sorted(set(free) - set(controller.components))
+
+
+def _unwrap(obj: Any) -> Any:
+    """`obj` with each stand-in for a failed step's output evaluated (which raises)."""
+    if type(obj) is Proxy:  # type(), not isinstance(): that would evaluate the proxy
+        return obj.__wrapped__
+    if type(obj) in (list, tuple, set, frozenset):
+        return type(obj)(_unwrap(x) for x in obj)
+    if type(obj) is dict:
+        return {_unwrap(k): _unwrap(v) for k, v in obj.items()}
+    return obj
+
+
+class _Replay:
+    """The stubs of one replay and the step names they have handed out."""
+
+    def __init__(self, run: StoredRun, outcomes: dict[str, tuple[Node, StepRecord]]) -> None:
+        self.run = run
+        self.outcomes = outcomes
+        self.steps = {step.name: step for step in run.pipeline.steps}
+        self.taken: set[str] = set()
+
+    def _next_name(self, base: str) -> str:
+        """ClearML's naming, as `Trace.unique_name` gives it at compile time."""
+        name, counter = base, 1
+        while name in self.taken:
+            name, counter = f"{base}_{counter}", counter + 1
+        self.taken.add(name)
+        return name
+
+    def _value(self, step: Step, output: str) -> Any:
+        """What the local target's logic gets: the stored value of a step that succeeded,
+        None from one that continues after failing or was skipped; a fatal failure
+        raises only where the logic uses the value."""
+        node, record = self.outcomes[step.name]
+        if record.status in SUCCEEDED:
+            return self.run.load(record.outputs[output])
+        if not is_fatal(node, record):
+            return None
+        error = record.error or f"step {step.name!r} {record.status}"
+
+        def fail() -> Any:
+            raise StepFailedError(error)
+
+        return Proxy(fail)
+
+    def stub(self, entrypoint: str, base: str) -> Callable[..., Any]:
+        def component(*args: Any, **kwargs: Any) -> Any:
+            name = self._next_name(base)
+            step = self.steps.get(name)
+            if step is None or step.code.entrypoint != entrypoint:
+                raise ReplayError(
+                    f"the pipeline logic calls component {entrypoint!r} as step {name!r}, which "
+                    "the compiled graph does not have: this run took a path the compile-time "
+                    "trace did not see (run such logic on a target that runs it, e.g. local)"
+                )
+            values = [self._value(step, output) for output in step.outputs]
+            if not values:
+                return None
+            return values[0] if len(values) == 1 else values
+
+        component.__name__ = entrypoint
+        return component
+
+
+def replay(run: StoredRun, outcomes: dict[str, tuple[Node, StepRecord]]) -> Any:
+    """Run the pipeline logic of a finished run with its step outcomes (`outcomes` by
+    step name); returns what the logic returns. Whatever the logic raises propagates:
+    it is the run's error, as when the logic runs live."""
+    controller = run.pipeline.controller
+    assert controller is not None, "only a decorator pipeline has logic to replay"
+    replaying = _Replay(run, outcomes)
+    namespace: dict[str, Any] = {"__name__": "__pipec_replay__", "__builtins__": builtins}
+    for entrypoint in controller.components:
+        base = next(s.name for s in run.pipeline.steps if s.code.entrypoint == entrypoint)
+        namespace[entrypoint] = replaying.stub(entrypoint, base)
+    location = controller.location or run.pipeline.source
+    tree = _function(controller)
+    ast.increment_lineno(tree, location.line - 1)
+    code = compile(
+        tree,
+        location.file,
+        "exec",
+        flags=__future__.annotations.compiler_flag,  # annotations may name module globals
+        dont_inherit=True,
+    )
+    exec(code, namespace)
+    params = {p.name: resolve(run.parameter(p.name), run) for p in run.pipeline.parameters}
+    return _unwrap(namespace[controller.entrypoint](**params))

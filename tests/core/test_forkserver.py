@@ -1,0 +1,62 @@
+"""Attempts forked from the fork server behave like fresh `python -m pipec.runtime.shim`
+processes: they see the caller's environment as it is when the attempt starts, not as it
+was when the server started, and they end or are killed like any process."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+from pipec.capture.session import load_pipeline
+from pipec.plugins import get_target
+from pipec.runtime import forkserver, scheduled
+from pipec.runtime.context import StepCall
+from pipec.runtime.runner import RunOptions
+from pipec.runtime.start import Logic
+
+PIPELINE = """
+from pipec import PipelineController
+
+def read_env():
+    import os
+    return os.environ.get("PIPEC_FORK_TEST"), os.environ["MPLBACKEND"]
+
+pipe = PipelineController(name="fork-env", project="tests")
+pipe.add_function_step(name="read", function=read_env, function_return=["value", "backend"])
+"""
+
+
+def read_env(path: Path, store: Path) -> tuple[str, str]:
+    """Run the pipeline on the local target in this process; what its step saw."""
+    options = RunOptions(target="local", storage=str(store), quiet=True)
+    result = get_target("local").run(load_pipeline(str(path)), options, Logic())
+    assert result.succeeded, result.summary
+    run = scheduled.open_run(str(store), "fork-env", result.summary["run_id"])
+    outputs = run.step_record("read").outputs
+    return run.load(outputs["value"]), run.load(outputs["backend"])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork: plain subprocesses")
+def test_each_attempt_sees_the_environment_of_its_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "fork_env.py"
+    path.write_text(textwrap.dedent(PIPELINE))
+    monkeypatch.setenv("PIPEC_FORK_TEST", "first")
+    assert read_env(path, tmp_path / "store") == ("first", "Agg")
+    monkeypatch.setenv("PIPEC_FORK_TEST", "second")  # the server has started by now
+    assert read_env(path, tmp_path / "store") == ("second", "Agg")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork: plain subprocesses")
+def test_a_failing_attempt_reports_its_exit_code_and_output(tmp_path: Path) -> None:
+    call = StepCall(
+        store=str(tmp_path / "nothing"), pipeline="p", run_id="r", step="s", project_dir="."
+    )
+    proc = forkserver.spawn(call, 1)
+    assert proc.stdout is not None
+    output = proc.stdout.read()
+    assert proc.wait(timeout=60) == 1
+    assert "FileNotFoundError" in output
