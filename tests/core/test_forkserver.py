@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import os
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from pipec.capture.session import load_pipeline
 from pipec.plugins import get_target
-from pipec.runtime import forkserver, scheduled
+from pipec.runtime import forkserver, runs, scheduled
 from pipec.runtime.context import StepCall
+from pipec.runtime.lifecycle import Lifecycle, Node
 from pipec.runtime.runner import RunOptions
 from pipec.runtime.start import Logic
+from pipec.store import Store
 
 PIPELINE = """
 from pipec import PipelineController
@@ -60,3 +64,46 @@ def test_a_failing_attempt_reports_its_exit_code_and_output(tmp_path: Path) -> N
     output = proc.stdout.read()
     assert proc.wait(timeout=60) == 1
     assert "FileNotFoundError" in output
+
+
+SLOW = """
+from pipec import PipelineController
+
+def slow():
+    import time
+    time.sleep(30)
+    return 1
+
+pipe = PipelineController(name="watched", project="tests")
+pipe.add_function_step(name="slow", function=slow, function_return=["value"])
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork: plain subprocesses")
+def test_a_watched_attempt_is_aborted_when_the_run_is_stopped(tmp_path: Path) -> None:
+    """What an engine's step task relies on for `abort_on_failure`: another task's `stop`
+    reaches an attempt already running."""
+    path = tmp_path / "watched.py"
+    path.write_text(textwrap.dedent(SLOW))
+    store = Store.resolve(str(tmp_path / "store"))
+    run, record = runs.begin(store, load_pipeline(str(path)), "r1", "local", {})
+    scheduled.write_specs(run, record)
+    step = run.step("slow")
+    call = StepCall(
+        store=store.url, pipeline="watched", run_id="r1", step="slow", project_dir=str(tmp_path)
+    )
+    lifecycle = Lifecycle(run=run, controller=None, target="local", engine_retries=True)
+    stopper = threading.Timer(0.5, scheduled.stop, args=(run,))
+    stopper.start()
+    started = time.monotonic()
+    record = lifecycle.run_node(
+        Node.of(step),
+        step,
+        lambda number, _: scheduled.watch_attempt(
+            run, call, number, echo=print, interrupts=(), interrupted=""
+        ),
+    )
+    stopper.join()
+    assert record.status == "aborted"
+    assert "the pipeline was stopped" in (record.error or "")
+    assert time.monotonic() - started < 10

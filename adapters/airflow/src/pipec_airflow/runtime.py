@@ -4,7 +4,9 @@
 every step's spec), `step` runs one step through `Lifecycle` (skip rules, cache,
 attempts, `retry_on_failure`) exactly as the local scheduler does, and `end`
 concludes the run record, replaying a decorator pipeline's logic with the run's
-values. Airflow only orders the tasks: every step task runs when its upstream tasks
+values. Each attempt is a process of its own, forked from pipec's fork server as on
+the local target and watched by its task, so a pipeline stop or the time limit can
+kill it. Airflow only orders the tasks: every step task runs when its upstream tasks
 are done and asks the parents' records whether to run (`pipec.runtime.scheduled`,
 shared with the other engine adapters), so ClearML's continue / skip semantics are
 the local target's by construction.
@@ -18,7 +20,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, AirflowTaskTimeout
 from pipec.ir import Pipeline
 from pipec.records import StepRecord
-from pipec.runtime import runs, scheduled, shim
+from pipec.runtime import runs, scheduled
 from pipec.runtime.context import StepCall, StoredRun
 from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node, is_fatal
 from pipec.store import Store, slug
@@ -80,15 +82,20 @@ def begin(pipeline_file: Path, storage: str | None, context: dict[str, Any]) -> 
 
 
 def _attempt(run: StoredRun, call: StepCall) -> AttemptFn:
-    """One attempt in this task process; Airflow's `execution_timeout` is the time limit."""
+    """One attempt in a process of its own, watched (`scheduled.watch_attempt`), so a
+    stop from another step's task (`abort_on_failure`) kills it. Airflow's
+    `execution_timeout` is the time limit: its SIGALRM raises in this task's main thread,
+    where the watch waits, and the attempt is killed and recorded aborted."""
 
     def attempt(number: int, time_limit: float | None) -> StepRecord:
-        try:
-            return shim.execute(call, number)
-        except AirflowTaskTimeout:
-            return runs.end_attempt(
-                run, call.step, number, "aborted", f"time_limit {time_limit}s exceeded"
-            )
+        return scheduled.watch_attempt(
+            run,
+            call,
+            number,
+            echo=print,  # the task log
+            interrupts=(AirflowTaskTimeout,),
+            interrupted=f"time_limit {time_limit}s exceeded",
+        )
 
     return attempt
 

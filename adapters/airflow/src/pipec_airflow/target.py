@@ -10,7 +10,8 @@ Mapping of ClearML's options (see the README's target matrix):
 - `time_limit` -> `execution_timeout` (the attempt is recorded `aborted`, not retried);
 - `execution_queue`, else the pipeline's `default_queue` -> `queue`;
 - continue / skip / `abort_on_failure` -> decided by pipec's runtime from the parents'
-  records in the store (every step task has trigger rule `all_done`);
+  records in the store (every step task has trigger rule `all_done`); each attempt is a
+  process its task watches, killed (`aborted`) when the run is stopped;
 - `cache`, `monitor_*` -> pipec's runtime, as on every target; `--refresh` -> the DAG
   run conf key `pipec_refresh`;
 - a decorator pipeline's logic (prints, `assert`, return value) -> replayed with the
@@ -83,6 +84,8 @@ class AirflowTarget:
         runs.with_parameters(pipeline, options.params)  # unknown or missing values: fail early
         store = Store.resolve(options.storage)
         store.check()
+        if not store.shared_between_processes:  # attempts are processes, in dag.test() too
+            raise UsageError(f"storage {store.url} lives inside one process; steps run in others")
         with _airflow_home() as dags_folder:
             dag_file, _ = self.compile(pipeline, dags_folder, storage=store.url)
             dag = _load_dag(dag_file, dag_id(pipeline))

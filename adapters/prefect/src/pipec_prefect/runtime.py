@@ -24,8 +24,6 @@ import contextvars
 import functools
 import graphlib
 import re
-import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -33,9 +31,8 @@ from uuid import UUID
 from pipec.errors import UsageError
 from pipec.ir import Pipeline, Step
 from pipec.records import RunRecord, StepRecord
-from pipec.runtime import forkserver, runs, scheduled
+from pipec.runtime import runs, scheduled
 from pipec.runtime.context import StepCall, StoredRun
-from pipec.runtime.forkserver import StepProcess
 from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node, is_fatal
 from pipec.store import Store
 from prefect import Task, allow_failure, get_run_logger, task
@@ -217,60 +214,22 @@ def _small(record: StepRecord) -> dict[str, Any]:
 
 
 def _attempt(run: StoredRun, call: StepCall) -> AttemptFn:
-    """One attempt in a process of its own, forked from pipec's warm fork server. Prefect
-    enforces the time limit (`timeout_seconds`) by raising in this thread: the process is
+    """One attempt in a process of its own, watched (`scheduled.watch_attempt`). Prefect
+    enforces the time limit (`timeout_seconds`) by cancelling this thread: the process is
     killed and the attempt recorded aborted."""
     logger = get_run_logger()
 
     def attempt(number: int, time_limit: float | None) -> StepRecord:
-        proc = forkserver.spawn(call, number)
-        reader = threading.Thread(target=_forward, args=(proc, logger), daemon=True)
-        reader.start()
-        try:
-            finished = _wait(proc, run)
-        except asyncio.CancelledError:  # Prefect's timeout (or a cancelled flow run)
-            finished = False
-            why = f"time_limit {time_limit:g}s exceeded" if time_limit else "cancelled"
-        else:
-            why = "the pipeline was stopped"
-        if not finished:
-            proc.kill()
-            proc.wait()
-            reader.join()
-            return runs.end_attempt(run, call.step, number, "aborted", why)
-        reader.join()
-        if proc.returncode < 0:
-            error = f"the step process was killed by signal {-proc.returncode}"
-            return runs.end_attempt(run, call.step, number, "failed", error)
-        record = run.step_record(call.step)
-        if record.status == "running":  # died before it could write its record
-            error = f"the step process exited with {proc.returncode}"
-            return runs.end_attempt(run, call.step, number, "failed", error)
-        return record
+        return scheduled.watch_attempt(
+            run,
+            call,
+            number,
+            echo=logger.info,
+            interrupts=(asyncio.CancelledError,),  # Prefect's timeout, or a cancelled flow run
+            interrupted=f"time_limit {time_limit:g}s exceeded" if time_limit else "cancelled",
+        )
 
     return attempt
-
-
-def _wait(proc: StepProcess, run: StoredRun) -> bool:
-    """Wait for the attempt; False when the run was stopped (`abort_on_failure`) first.
-
-    Short polls: an exception Prefect sends to this thread (its timeout) is raised only
-    while Python code runs, never inside a blocking `waitpid`."""
-    polls = 0
-    while True:
-        try:
-            proc.wait(timeout=0.2)
-            return True
-        except subprocess.TimeoutExpired:
-            polls += 1
-            if polls % 5 == 0 and run.run_record().status != "running":
-                return False
-
-
-def _forward(proc: StepProcess, logger: Any) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        logger.info(line.rstrip())
 
 
 # ------------------------------------------------------------------ flow-run artifacts

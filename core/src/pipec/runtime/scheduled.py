@@ -3,18 +3,23 @@
 An engine (Airflow, Prefect) only orders the step tasks; every task opens the pipec
 run from the store, asks the parents' records whether to run (ClearML's skip rules,
 the same `skip_reason` the local scheduler uses), and a fatal failure under
-`abort_on_failure` marks the run stopped so steps not started yet are skipped. These
-are the engine-independent pieces of that, shared by the engine adapters.
+`abort_on_failure` marks the run stopped so steps not started yet are skipped and
+steps already running are aborted (`watch_attempt`). These are the engine-independent
+pieces of that, shared by the engine adapters.
 """
 
 from __future__ import annotations
 
+import subprocess
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from pipec.ir import Step
 from pipec.records import RunRecord, StepRecord, StoredValue
-from pipec.runtime import replay, runs, shim
+from pipec.runtime import forkserver, replay, runs, shim
 from pipec.runtime.context import StepCall, StoredRun
+from pipec.runtime.forkserver import StepProcess
 from pipec.runtime.lifecycle import Node, is_fatal, skip_reason
 from pipec.runtime.values import resolve
 from pipec.store import Store
@@ -48,6 +53,74 @@ def stop(run: StoredRun) -> None:
     record = run.run_record()
     record.status = "failed"
     run.store.write_model(run.files.record, record)
+
+
+def watch_attempt(
+    run: StoredRun,
+    call: StepCall,
+    number: int,
+    *,
+    echo: Callable[[str], None],
+    interrupts: tuple[type[BaseException], ...],
+    interrupted: str,
+) -> StepRecord:
+    """Attempt `number` of `call`'s step in a process of its own, forked from pipec's warm
+    fork server as on the local target, with the engine's task watching it.
+
+    The engine's task cannot be reached by another task's `stop`, but it can notice it:
+    the watch polls the run record and kills the attempt when the run was stopped
+    (`abort_on_failure`), recording it aborted as the local target does. The engine
+    enforces the time limit by raising one of `interrupts` in the waiting thread (Prefect
+    cancels it, Airflow's SIGALRM raises): the attempt is killed and recorded aborted
+    with `interrupted` as the reason. The attempt's output goes to `echo`, line by line.
+    """
+    proc = forkserver.spawn(call, number)
+    reader = threading.Thread(target=_forward, args=(proc, echo), daemon=True)
+    reader.start()
+    why: str | None = None
+    try:
+        if not _wait(proc, run):
+            why = "the pipeline was stopped"
+    except interrupts:
+        why = interrupted
+    finally:
+        if proc.returncode is None:  # stopped, interrupted, or the engine's task is ending
+            proc.kill()
+            proc.wait()
+        reader.join()
+    if why is not None:
+        return runs.end_attempt(run, call.step, number, "aborted", why)
+    assert proc.returncode is not None
+    if proc.returncode < 0:
+        error = f"the step process was killed by signal {-proc.returncode}"
+        return runs.end_attempt(run, call.step, number, "failed", error)
+    record = run.step_record(call.step)
+    if record.status == "running":  # died before it could write its record
+        error = f"the step process exited with {proc.returncode}"
+        return runs.end_attempt(run, call.step, number, "failed", error)
+    return record
+
+
+def _wait(proc: StepProcess, run: StoredRun) -> bool:
+    """Wait for the attempt; False when the run was stopped (`abort_on_failure`) first.
+
+    Short polls: an exception the engine sends to this thread (its time limit) is raised
+    only while Python code runs, never inside one long blocking wait."""
+    polls = 0
+    while True:
+        try:
+            proc.wait(timeout=0.2)
+            return True
+        except subprocess.TimeoutExpired:
+            polls += 1
+            if polls % 5 == 0 and run.run_record().status != "running":
+                return False
+
+
+def _forward(proc: StepProcess, echo: Callable[[str], None]) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        echo(line.rstrip())
 
 
 def was_retried(run: StoredRun, name: str) -> bool:
