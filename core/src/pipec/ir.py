@@ -7,6 +7,7 @@ ClearML uses, so a target can honour it or say that it cannot.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -29,6 +30,21 @@ class SourceLocation(_Model):
 
 
 # ---------------------------------------------------------------- values / references
+
+
+def is_exact_json(value: Any) -> bool:
+    """Whether `value` comes back from JSON as an equal value of the same types (a tuple
+    does not: it returns as a list), so it can be a `LiteralValue` or a JSON file as is."""
+    kind = type(value)
+    if value is None or kind in (bool, int, str):
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is list:
+        return all(is_exact_json(item) for item in value)
+    if kind is dict:
+        return all(type(k) is str and is_exact_json(v) for k, v in value.items())
+    return False
 
 
 class LiteralValue(_Model):

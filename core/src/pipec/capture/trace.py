@@ -35,6 +35,7 @@ from pipec.ir import (
     Step,
     Template,
     Value,
+    is_exact_json,
     iter_refs,
 )
 
@@ -294,19 +295,6 @@ def _marker(value: Value) -> str:
 # ---------------------------------------------------------------- python -> IR value
 
 
-def _is_exact_json(obj: Any) -> bool:
-    kind = type(obj)
-    if obj is None or kind in (bool, int, str):
-        return True
-    if kind is float:
-        return math.isfinite(obj)
-    if kind is list:
-        return all(_is_exact_json(x) for x in obj)
-    if kind is dict:
-        return all(type(k) is str and _is_exact_json(v) for k, v in obj.items())
-    return False
-
-
 def has_deferred(obj: Any) -> bool:
     if isinstance(obj, Deferred):
         return True
@@ -321,7 +309,7 @@ def has_deferred(obj: Any) -> bool:
 
 def literal(obj: Any) -> Value:
     """A plain Python value as IR: JSON when exact, a tuple expression, else cloudpickle."""
-    if _is_exact_json(obj):
+    if is_exact_json(obj):
         return LiteralValue(value=obj)
     if type(obj) is tuple:
         return Expr(op="tuple", args=[literal(x) for x in obj])

@@ -15,12 +15,12 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-import math
 from typing import Any, Protocol
 
 import cloudpickle
 
 from pipec.hookspecs import hookimpl
+from pipec.ir import is_exact_json
 
 STORE_FORMATS = frozenset({"file", "folder", "custom"})
 """What the store writes itself (files, folders, user functions): no serializer may take these."""
@@ -59,20 +59,6 @@ def type_name(obj: Any) -> str:
     return f"{tp.__module__}.{tp.__qualname__}"
 
 
-def _is_exact_json(value: Any) -> bool:
-    """Whether `value` comes back from JSON as an equal value of the same types."""
-    tp = type(value)
-    if value is None or tp in (bool, int, str):
-        return True
-    if tp is float:
-        return math.isfinite(value)
-    if tp is list:
-        return all(_is_exact_json(item) for item in value)
-    if tp is dict:
-        return all(type(k) is str and _is_exact_json(v) for k, v in value.items())
-    return False
-
-
 class JsonSerializer:
     """Exact JSON values, as canonical bytes: equal values give equal bytes (and hashes)."""
 
@@ -82,7 +68,7 @@ class JsonSerializer:
 
     def accepts(self, obj: Any) -> bool:
         try:
-            return _is_exact_json(obj)
+            return is_exact_json(obj)
         except RecursionError:  # a cycle or absurd nesting: leave it to pickle
             return False
 
