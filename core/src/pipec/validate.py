@@ -204,7 +204,12 @@ FEATURES: dict[str, str] = {
     "docker": "docker / docker_args / docker_bash_setup_script",
     "repo": "repo / repo_branch / repo_commit",
     "dynamic": "pipeline logic that decides which steps run from step values",
+    "step_task_created_callback": "step_task_created_callback",
+    "step_task_completed_callback": "step_task_completed_callback",
 }
+
+PIPELINE_CALLBACKS = ("step_task_created_callback", "step_task_completed_callback")
+"""`start()`'s callbacks for every step, kept in the pipeline's options."""
 
 
 def features_used(pipeline: Pipeline) -> dict[str, SourceLocation]:
@@ -227,6 +232,9 @@ def features_used(pipeline: Pipeline) -> dict[str, SourceLocation]:
         for feature, on in flags.items():
             if on:
                 used.setdefault(feature, step.location)
+    for option in PIPELINE_CALLBACKS:
+        if pipeline.policies.options.get(option):
+            used.setdefault(option, pipeline.source)
     return used
 
 

@@ -32,22 +32,20 @@ from pathlib import Path
 from typing import Any
 
 from pipec import __version__
-from pipec.errors import PipelineErrors, UsageError, ValidationError
+from pipec.errors import UsageError
 from pipec.hookspecs import hookimpl
 from pipec.ir import Pipeline
 from pipec.runtime import runs, scheduled
 from pipec.runtime.runner import RunOptions
 from pipec.runtime.start import Logic
 from pipec.store import Store, slug
-from pipec.targets import RunResult, Target
+from pipec.targets import RunResult, Target, check_baked_storage
 from pipec.targets.json_target import JsonTarget, file_stem
 
 from pipec_airflow.dagfile import REFRESH, DagOptions, dag_id, render
 
 AIRFLOW_FEATURES = frozenset({"deferred_values", "task_steps"})
 """Optional features (`pipec.validate.FEATURES`) this target implements faithfully."""
-
-PIPELINE_CALLBACKS = ("step_task_created_callback", "step_task_completed_callback")
 
 
 class AirflowTarget:
@@ -61,9 +59,7 @@ class AirflowTarget:
         """`<stem>.py` (the DAG) and `<stem>.pipec.json` (the IR its tasks run) in
         `out_dir`. `storage` is baked into the file; without it the worker's
         $PIPEC_STORAGE decides. It must hold no credentials."""
-        _check_pipeline_callbacks(pipeline)
-        if storage is not None and "@" in storage.partition("://")[2].partition("/")[0]:
-            raise UsageError("the storage URL holds credentials; give them to the workers instead")
+        check_baked_storage(storage)
         (data_file,) = JsonTarget().compile(pipeline, out_dir)
         options = DagOptions(
             data_file=data_file.name,
@@ -101,17 +97,6 @@ class AirflowTarget:
         run = scheduled.open_run(store.url, pipeline.name, slug(dag_run.run_id))
         record, summary = scheduled.summary(run)
         return RunResult(record=record, summary=summary)
-
-
-def _check_pipeline_callbacks(pipeline: Pipeline) -> None:
-    used = [name for name in PIPELINE_CALLBACKS if pipeline.policies.options.get(name)]
-    if used:
-        raise PipelineErrors(
-            [
-                ValidationError(f"target 'airflow' does not support {name}", pipeline.source)
-                for name in used
-            ]
-        )
 
 
 @contextlib.contextmanager

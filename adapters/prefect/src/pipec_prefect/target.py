@@ -26,22 +26,20 @@ from pathlib import Path
 from typing import Any
 
 from pipec import __version__
-from pipec.errors import PipelineErrors, UsageError, ValidationError
+from pipec.errors import UsageError
 from pipec.hookspecs import hookimpl
 from pipec.ir import Pipeline
 from pipec.runtime import runs, scheduled
 from pipec.runtime.runner import RunOptions
 from pipec.runtime.start import Logic
 from pipec.store import Store
-from pipec.targets import RunResult, Target
+from pipec.targets import RunResult, Target, check_baked_storage
 from pipec.targets.json_target import JsonTarget, file_stem
 
 from pipec_prefect.flowfile import FileOptions, arguments, render
 
 PREFECT_FEATURES = frozenset({"deferred_values", "task_steps"})
 """Optional features (`pipec.validate.FEATURES`) this target implements faithfully."""
-
-PIPELINE_CALLBACKS = ("step_task_created_callback", "step_task_completed_callback")
 
 STARTUP_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 
@@ -57,7 +55,7 @@ class PrefectTarget:
         """`<stem>.py` (the flow) and `<stem>.pipec.json` (the IR its tasks run) in
         `out_dir`. `storage` is baked into the file; without it the worker's
         $PIPEC_STORAGE decides. It must hold no credentials."""
-        check(pipeline, storage)
+        check_baked_storage(storage)
         (data_file,) = JsonTarget().compile(pipeline, out_dir)
         options = FileOptions(
             data_file=data_file.name,
@@ -101,20 +99,6 @@ class PrefectTarget:
         except (LookupError, FileNotFoundError):
             raise UsageError(f"the Prefect flow run ended {state.name}: {state.message}") from None
         return RunResult(record=record, summary=summary)
-
-
-def check(pipeline: Pipeline, storage: str | None) -> None:
-    """What the capability check cannot see: pipeline-level callbacks, credentials."""
-    used = [name for name in PIPELINE_CALLBACKS if pipeline.policies.options.get(name)]
-    if used:
-        raise PipelineErrors(
-            [
-                ValidationError(f"target 'prefect' does not support {name}", pipeline.source)
-                for name in used
-            ]
-        )
-    if storage is not None and "@" in storage.partition("://")[2].partition("/")[0]:
-        raise UsageError("the storage URL holds credentials; give them to the workers instead")
 
 
 def _with_startup_timeout(call: Any) -> Any:

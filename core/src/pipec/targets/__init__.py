@@ -6,12 +6,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from pipec.errors import UsageError
 from pipec.ir import Pipeline
 
 if TYPE_CHECKING:
     from pipec.records import RunRecord
     from pipec.runtime.runner import RunOptions
     from pipec.runtime.start import Logic
+
+
+def check_baked_storage(storage: str | None) -> None:
+    """A storage URL written into a compiled file must hold no credentials: those belong
+    to the workers' environment, never to a file that is reviewed and deployed."""
+    if storage is not None and "@" in storage.partition("://")[2].partition("/")[0]:
+        raise UsageError("the storage URL holds credentials; give them to the workers instead")
 
 
 @dataclass
