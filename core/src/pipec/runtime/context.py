@@ -126,6 +126,13 @@ class StoredRun:
     def put(self, rel: str, obj: Any) -> StoredValue:
         return self.store.put_value(rel, obj, custom=self.custom)
 
+    def upload(self, rel: str, obj: Any) -> StoredValue:
+        """ClearML's `upload_artifact` rule: a path to an existing file or folder uploads
+        that file or folder; anything else is stored as a value."""
+        if isinstance(obj, (str, os.PathLike)) and os.path.exists(obj):
+            return self.store.put_file(rel, os.fspath(obj))
+        return self.put(rel, obj)
+
 
 @dataclass
 class StepContext:
@@ -140,11 +147,8 @@ class StepContext:
     """The step's `Task`, made on first use."""
 
     def upload_artifact(self, name: str, obj: Any) -> StoredValue:
-        where = f"{self.run.files.step_dir(self.step.name)}/artifacts"
-        if isinstance(obj, (str, os.PathLike)) and os.path.exists(obj):
-            stored = self.run.store.put_file(f"{where}/{slug(name)}", os.fspath(obj))
-        else:
-            stored = self.run.put(f"{where}/{slug(name)}", obj)
+        where = f"{self.run.files.step_dir(self.step.name)}/artifacts/{slug(name)}"
+        stored = self.run.upload(where, obj)
         self.record.artifacts[name] = stored
         return stored
 

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from typing import IO, Any, Protocol
 
 from pipec.runtime.context import StepCall
@@ -73,6 +74,13 @@ def spawn(call: StepCall, attempt: int) -> StepProcess:
             env=step_env(),
         )
     return _client().start(args, step_env(), os.getcwd())
+
+
+def forward(proc: StepProcess, echo: Callable[[str], None]) -> None:
+    """Hand each line the attempt prints to `echo`, until it closes its output."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        echo(line.rstrip())
 
 
 # ------------------------------------------------------------------ framing

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import signal
 import subprocess
 import threading
 from collections.abc import Callable
@@ -109,7 +108,11 @@ class Subprocesses:
                 self._procs.add(proc)
                 if run.stopping:  # `stop()` ran between scheduling and here: it missed this one
                     proc.kill()
-            reader = threading.Thread(target=self._forward, args=(step.name, proc), daemon=True)
+            reader = threading.Thread(
+                target=forkserver.forward,
+                args=(proc, lambda line: self.echo(f"[{step.name}] {line}")),
+                daemon=True,
+            )
             reader.start()
             try:
                 proc.wait(timeout=time_limit)
@@ -124,25 +127,11 @@ class Subprocesses:
                 with self._lock:
                     self._procs.discard(proc)
             reader.join()
-            if proc.returncode < 0:
-                name = signal.Signals(-proc.returncode).name
-                status = "aborted" if run.stopping else "failed"
-                return run.attempt_ended(
-                    step.name, number, status, f"the step process was killed by {name}"
-                )
-            record = run.state.step_record(step.name)
-            if record.status == "running":  # died before it could write its record
-                return run.attempt_ended(
-                    step.name, number, "failed", f"the step process exited with {proc.returncode}"
-                )
-            return record
+            return runs.ended_process(
+                run.state, step.name, number, proc.returncode, stopped=run.stopping
+            )
 
         return attempt
-
-    def _forward(self, step: str, proc: StepProcess) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            self.echo(f"[{step}] {line.rstrip()}")
 
     def stop(self) -> None:
         with self._lock:
@@ -370,11 +359,7 @@ class PipelineRun:
         return Logger(self.record.metrics.append)
 
     def upload_artifact(self, name: str, obj: Any) -> StoredValue:
-        where = f"{self.files.controller_dir}/artifacts/{slug(name)}"
-        if isinstance(obj, (str, os.PathLike)) and os.path.exists(obj):
-            stored = self.store.put_file(where, os.fspath(obj))
-        else:
-            stored = self.state.put(where, obj)
+        stored = self.state.upload(f"{self.files.controller_dir}/artifacts/{slug(name)}", obj)
         self.record.artifacts[name] = stored
         return stored
 

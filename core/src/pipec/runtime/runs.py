@@ -8,6 +8,7 @@ and `--json` summary are the same on every target.
 from __future__ import annotations
 
 import secrets
+import signal
 import time
 from datetime import datetime
 from typing import Any
@@ -82,6 +83,23 @@ def end_attempt(run: StoredRun, step: str, number: int, status: str, error: str)
     )
     record.status, record.error = status, f"step {step!r}: {error}"  # type: ignore[assignment]
     run.store.write_model(run.files.step_record(step), record)
+    return record
+
+
+def ended_process(
+    run: StoredRun, step: str, number: int, returncode: int, *, stopped: bool = False
+) -> StepRecord:
+    """The record of an attempt whose process has ended: the one it wrote, or one that
+    says how it died (killed by a signal: aborted when the run was `stopped`, else failed;
+    gone before writing its record: failed)."""
+    if returncode < 0:
+        status = "aborted" if stopped else "failed"
+        error = f"the step process was killed by {signal.Signals(-returncode).name}"
+        return end_attempt(run, step, number, status, error)
+    record = run.step_record(step)
+    if record.status == "running":  # died before it could write its record
+        error = f"the step process exited with {returncode}"
+        return end_attempt(run, step, number, "failed", error)
     return record
 
 

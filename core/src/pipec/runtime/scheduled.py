@@ -75,7 +75,7 @@ def watch_attempt(
     with `interrupted` as the reason. The attempt's output goes to `echo`, line by line.
     """
     proc = forkserver.spawn(call, number)
-    reader = threading.Thread(target=_forward, args=(proc, echo), daemon=True)
+    reader = threading.Thread(target=forkserver.forward, args=(proc, echo), daemon=True)
     reader.start()
     why: str | None = None
     try:
@@ -91,14 +91,7 @@ def watch_attempt(
     if why is not None:
         return runs.end_attempt(run, call.step, number, "aborted", why)
     assert proc.returncode is not None
-    if proc.returncode < 0:
-        error = f"the step process was killed by signal {-proc.returncode}"
-        return runs.end_attempt(run, call.step, number, "failed", error)
-    record = run.step_record(call.step)
-    if record.status == "running":  # died before it could write its record
-        error = f"the step process exited with {proc.returncode}"
-        return runs.end_attempt(run, call.step, number, "failed", error)
-    return record
+    return runs.ended_process(run, call.step, number, proc.returncode)
 
 
 def _wait(proc: StepProcess, run: StoredRun) -> bool:
@@ -115,12 +108,6 @@ def _wait(proc: StepProcess, run: StoredRun) -> bool:
             polls += 1
             if polls % 5 == 0 and run.run_record().status != "running":
                 return False
-
-
-def _forward(proc: StepProcess, echo: Callable[[str], None]) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        echo(line.rstrip())
 
 
 def was_retried(run: StoredRun, name: str) -> bool:
