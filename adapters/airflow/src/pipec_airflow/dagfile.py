@@ -8,13 +8,12 @@ imported there); each task body imports `pipec_airflow.runtime` when it runs.
 from __future__ import annotations
 
 import hashlib
-import json
 import keyword
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from pipec.ir import LiteralValue, Parameter, Pipeline, Step
+from pipec.targets.json_target import py_literal as _py
 
 BEGIN, END = "pipec_begin", "pipec_end"
 """Task ids of the tasks that open and conclude the pipec run."""
@@ -94,17 +93,6 @@ def _param(p: Parameter) -> str | None:
     if p.description:
         args.append(f"description={_py(p.description)}")
     return f"Param({', '.join(args)})"
-
-
-def _py(value: Any) -> str:
-    """A JSON value as Python source, strings double-quoted as formatters write them."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return "[" + ", ".join(_py(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in value.items()) + "}"
-    return repr(value)
 
 
 def _ident(name: str, taken: set[str]) -> str:

@@ -24,7 +24,6 @@ pipeline logic that decides from step values are rejected at compile time.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -40,7 +39,7 @@ from pipec.runtime.runner import RunOptions
 from pipec.runtime.start import Logic
 from pipec.store import Store, slug
 from pipec.targets import RunResult, Target, check_baked_storage
-from pipec.targets.json_target import JsonTarget, file_stem
+from pipec.targets.json_target import write_beside_ir
 
 from pipec_airflow.dagfile import REFRESH, DagOptions, dag_id, render
 
@@ -60,19 +59,13 @@ class AirflowTarget:
         `out_dir`. `storage` is baked into the file; without it the worker's
         $PIPEC_STORAGE decides. It must hold no credentials."""
         check_baked_storage(storage)
-        (data_file,) = JsonTarget().compile(pipeline, out_dir)
-        options = DagOptions(
-            data_file=data_file.name,
-            ir_hash=hashlib.sha256(data_file.read_bytes()).hexdigest(),
-            storage=storage,
-            project_dir=os.getcwd(),
-            retry_delay=float(os.environ.get("PIPEC_AIRFLOW_RETRY_DELAY", "0")),
-        )
-        dag_file = out_dir / f"{file_stem(pipeline.name)}.py"
-        tmp = dag_file.with_suffix(".tmp")
-        tmp.write_text(render(pipeline, options, __version__), encoding="utf-8")
-        os.replace(tmp, dag_file)
-        return [dag_file, data_file]
+        retry_delay = float(os.environ.get("PIPEC_AIRFLOW_RETRY_DELAY", "0"))
+
+        def source(data_file: str, ir_hash: str) -> str:
+            options = DagOptions(data_file, ir_hash, storage, os.getcwd(), retry_delay)
+            return render(pipeline, options, __version__)
+
+        return write_beside_ir(pipeline, out_dir, source)
 
     def run(self, pipeline: Pipeline, options: RunOptions, logic: Logic) -> RunResult:
         """Compile, then run the DAG in-process with Airflow's `dag.test()`; `--refresh`

@@ -8,13 +8,12 @@ into the parameter form of a deployment ("custom run" in the UI).
 
 from __future__ import annotations
 
-import json
 import keyword
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from pipec.ir import LiteralValue, Parameter, Pipeline
+from pipec.targets.json_target import py_literal as _py
 
 ANNOTATIONS = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 ANNOTATIONS |= {"list": "list", "dict": "dict"}
@@ -63,17 +62,6 @@ def arguments(pipeline: Pipeline) -> dict[str, str]:
     """Pipeline parameter name -> flow argument name, for the editable parameters."""
     taken = set(RESERVED)
     return {p.name: identifier(p.name, taken) for p in pipeline.parameters if editable(p)}
-
-
-def _py(value: Any) -> str:
-    """A JSON value as Python source."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return "[" + ", ".join(_py(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in value.items()) + "}"
-    return repr(value)
 
 
 def _argument(p: Parameter, ident: str) -> str:

@@ -20,7 +20,6 @@ pipeline logic that decides from step values are rejected at compile time.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from pipec.runtime.runner import RunOptions
 from pipec.runtime.start import Logic
 from pipec.store import Store
 from pipec.targets import RunResult, Target, check_baked_storage
-from pipec.targets.json_target import JsonTarget, file_stem
+from pipec.targets.json_target import write_beside_ir
 
 from pipec_prefect.flowfile import FileOptions, arguments, render
 
@@ -56,18 +55,12 @@ class PrefectTarget:
         `out_dir`. `storage` is baked into the file; without it the worker's
         $PIPEC_STORAGE decides. It must hold no credentials."""
         check_baked_storage(storage)
-        (data_file,) = JsonTarget().compile(pipeline, out_dir)
-        options = FileOptions(
-            data_file=data_file.name,
-            ir_hash=hashlib.sha256(data_file.read_bytes()).hexdigest(),
-            storage=storage,
-            project_dir=os.getcwd(),
-        )
-        flow_file = out_dir / f"{file_stem(pipeline.name)}.py"
-        tmp = flow_file.with_suffix(".tmp")
-        tmp.write_text(render(pipeline, options, __version__), encoding="utf-8")
-        os.replace(tmp, flow_file)
-        return [flow_file, data_file]
+
+        def source(data_file: str, ir_hash: str) -> str:
+            options = FileOptions(data_file, ir_hash, storage, os.getcwd())
+            return render(pipeline, options, __version__)
+
+        return write_beside_ir(pipeline, out_dir, source)
 
     def run(self, pipeline: Pipeline, options: RunOptions, logic: Logic) -> RunResult:
         """Run the flow in this process: against $PREFECT_API_URL when set, else against
