@@ -102,6 +102,41 @@ def test_stopped_means_aborted_if_started_else_skipped() -> None:
         testing.check(case, _outcome(case, summary, []))
 
 
+STOP_CASE = testing.Case(
+    id="stopped",
+    pipeline="abort_on_failure.py",
+    about="stopped",
+    runs=(
+        testing.Run(
+            testing.Expected(
+                status="failed",
+                steps={"bad": "failed", "slow": "stopped"},
+                bodies=("bad",),
+            )
+        ),
+    ),
+)
+
+
+def _stop_outcome(slow_ended: float) -> Outcome:
+    summary = {
+        "status": "failed",
+        "steps": {"bad": _step("failed", 1), "slow": _step("completed", 1)},
+    }
+    outcome = _outcome(STOP_CASE, summary, ["body slow finished", "body bad"])
+    outcome.runs[0].times = {"bad": (10.0, 11.0), "slow": (5.0, slow_ended)}
+    return outcome
+
+
+def test_a_stopped_step_may_have_completed_before_the_failing_step_started() -> None:
+    testing.check(STOP_CASE, _stop_outcome(slow_ended=9.5))  # its body is not compared
+
+
+def test_a_stopped_step_that_completed_after_the_failure_began_is_reported() -> None:
+    with pytest.raises(AssertionError, match='"status": "aborted"'):
+        testing.check(STOP_CASE, _stop_outcome(slow_ended=10.5))
+
+
 class StaticTarget:
     """A registered target without the `dynamic` capability (it is never run)."""
 

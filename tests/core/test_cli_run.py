@@ -22,7 +22,9 @@ from conftest import (
     run_pipec,
 )
 from pipec import cache
+from pipec.ir import Pipeline, SourceLocation
 from pipec.store import Store
+from pipec.validate import FEATURES, check_target
 
 RUN = PIPELINES / "run"
 TINY = RUN / "tiny.py"
@@ -283,7 +285,9 @@ def test_refresh_and_the_cache_commands(tmp_path: Path, pipec_home: Path) -> Non
 # ---------------------------------------------------------------- dynamic decorator pipelines
 
 
-def test_a_dynamic_pipeline_runs_but_does_not_compile(tmp_path: Path, pipec_home: Path) -> None:
+def test_a_dynamic_pipeline_runs_and_its_ir_says_where_the_trace_stopped(
+    tmp_path: Path, pipec_home: Path
+) -> None:
     out_dir = tmp_path / "compiled"
     local, debug, compiled = run_many(
         [
@@ -310,11 +314,15 @@ def test_a_dynamic_pipeline_runs_but_does_not_compile(tmp_path: Path, pipec_home
     assert summary_of(debug)["return_value"] == {"accuracy": 0.75, "report": "retrain from 0.75"}
     assert "logic chose: retrain from 0.75" in debug.stderr.splitlines()
 
-    assert compiled.returncode == 1, compiled
-    decision = f"{rel(DYNAMIC)}:{line_of(DYNAMIC, '# decision')}: error: "
-    assert compiled.stderr.startswith(decision), compiled
-    assert "output 'accuracy' of step 'score'" in compiled.stderr
-    assert not out_dir.exists()
+    # the IR says where the trace stopped; a target without `dynamic` refuses it there
+    assert compiled.returncode == 0, compiled
+    ir = Pipeline.model_validate_json((out_dir / "dynamic.pipec.json").read_text())
+    decision = SourceLocation(file=rel(DYNAMIC), line=line_of(DYNAMIC, "# decision"))
+    assert ir.controller is not None and ir.controller.cut == decision
+    assert [s.name for s in ir.steps] == ["score"]
+    (error,) = check_target(ir, "static", frozenset(FEATURES) - {"dynamic"})
+    assert error.location == decision
+    assert "decides which steps run from step values" in error.message
 
 
 # ---------------------------------------------------------------- the examples

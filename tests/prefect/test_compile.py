@@ -92,9 +92,7 @@ def test_storage_with_credentials_is_refused(tmp_path: Path) -> None:
 
 
 def test_unsupported_features_are_rejected_before_compiling(tmp_path: Path) -> None:
-    from pipec import testing
-
-    path = testing.PIPELINES / "callbacks.py"
+    path = "tests/core/pipelines/controller/all_options.py"
     result = CliRunner().invoke(
         app, ["compile", str(path), "--target", "prefect", "--out", str(tmp_path)]
     )

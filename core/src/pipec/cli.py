@@ -62,13 +62,16 @@ def _usage(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def load_valid(path: str, target: str | None = None, *, dynamic: bool = False) -> Pipeline:
-    """Capture and validate, or exit with the problems found."""
+def load_valid(path: str, target: str | None = None) -> Pipeline:
+    """Capture and validate (for `target`, when given), or exit with the problems found. A
+    target that runs the pipeline logic itself gets the trace cut at its first decision on
+    a run-time value; for any other that decision is an error."""
     try:
+        chosen = get_target(target) if target is not None else None
+        dynamic = chosen is not None and "dynamic" in chosen.capabilities
         pipeline = load_pipeline(path, dynamic=dynamic)
         errors = validate(pipeline)
-        if not errors and target is not None:
-            chosen = get_target(target)
+        if not errors and chosen is not None:
             errors = check_target(pipeline, chosen.name, chosen.capabilities)
     except PipelineErrors as exc:
         _fail(exc.errors)
@@ -148,7 +151,7 @@ def compile(
     """Compile a pipeline for a target; nothing is written if the pipeline is invalid."""
     pipeline = load_valid(path, target)
     for written in get_target(target).compile(pipeline, out_dir):
-        out.print(str(written), markup=False, highlight=False)
+        out.print(str(written), markup=False, highlight=False, soft_wrap=True)
 
 
 def _param_values(pipeline: Pipeline, pairs: list[str]) -> dict[str, Any]:
@@ -193,11 +196,7 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary")] = False,
 ) -> None:
     """Run a pipeline on a target; exit 0 only if the run succeeded."""
-    try:
-        chosen = get_target(target)
-    except UsageError as exc:
-        _usage(str(exc))
-    pipeline = load_valid(path, target, dynamic="dynamic" in chosen.capabilities)
+    pipeline = load_valid(path, target)
     options = RunOptions(
         target=target,
         storage=storage,

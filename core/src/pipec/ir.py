@@ -344,6 +344,10 @@ class ControllerCode(_Model):
     decisions: list[SourceLocation] = Field(default_factory=list)
     """Lines where the logic branches on run-time values after its last step: only a
     replay of the logic with real values gives its prints, asserts and return value."""
+    cut: SourceLocation | None = None
+    """Where the trace stopped because the logic decides from a run-time value which steps
+    come next (`steps` holds only those before it). Only a target that runs the logic
+    itself, with the user's module importable, can run such a pipeline."""
 
 
 class PipelinePolicies(_Model):

@@ -232,6 +232,8 @@ def features_used(pipeline: Pipeline) -> dict[str, SourceLocation]:
         for feature, on in flags.items():
             if on:
                 used.setdefault(feature, step.location)
+    if pipeline.controller is not None and pipeline.controller.cut is not None:
+        used["dynamic"] = pipeline.controller.cut
     for option in PIPELINE_CALLBACKS:
         if pipeline.policies.options.get(option):
             used.setdefault(option, pipeline.source)

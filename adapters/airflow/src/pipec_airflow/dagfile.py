@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from pipec.ir import LiteralValue, Parameter, Pipeline, Step
+from pipec.runtime.lifecycle import engine_retry_count
 from pipec.targets.json_target import py_literal as _py
 
 BEGIN, END = "pipec_begin", "pipec_end"
@@ -63,15 +64,6 @@ def task_ids(pipeline: Pipeline) -> dict[str, str]:
         taken.add(base)
         ids[step.name] = base
     return ids
-
-
-def retries(pipeline: Pipeline, step: Step) -> int:
-    """ClearML's `retry_on_failure` (step, else pipeline) as a count; callables are
-    rejected by the capability check before compiling."""
-    policy = step.policies.retry_on_failure
-    if policy is None:
-        policy = pipeline.policies.retry_on_failure
-    return policy if isinstance(policy, int) else 0
 
 
 def queue(pipeline: Pipeline, step: Step) -> str | None:
@@ -191,7 +183,7 @@ def _step_variables(pipeline: Pipeline) -> dict[str, str]:
 
 def _task_args(pipeline: Pipeline, step: Step, task_id: str) -> str:
     args = [_py(task_id), _py(step.name)]
-    count = retries(pipeline, step)
+    count = engine_retry_count(pipeline, step)
     if count:
         args += [f"retries={count}", "retry_delay=RETRY_DELAY"]
     if step.policies.time_limit is not None:

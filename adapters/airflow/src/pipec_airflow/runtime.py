@@ -22,7 +22,7 @@ from pipec.ir import Pipeline
 from pipec.records import StepRecord
 from pipec.runtime import runs, scheduled
 from pipec.runtime.context import StepCall, StoredRun
-from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node, is_fatal
+from pipec.runtime.lifecycle import AttemptFn
 from pipec.store import Store, slug
 
 from pipec_airflow.dagfile import BEGIN, REFRESH
@@ -102,15 +102,6 @@ def _attempt(run: StoredRun, call: StepCall) -> AttemptFn:
 
 def run_step(name: str, storage: str | None, project_dir: str, context: dict[str, Any]) -> dict:
     run = _this_run(storage, context)
-    step = run.step(name)
-    node = Node.of(step)
-    lifecycle = Lifecycle(
-        run=run,
-        controller=None,
-        target=TARGET,
-        refresh=refreshes(context, name),
-        engine_retries=True,
-    )
     call = StepCall(
         store=run.store.url,
         pipeline=run.pipeline.name,
@@ -118,21 +109,21 @@ def run_step(name: str, storage: str | None, project_dir: str, context: dict[str
         step=name,
         project_dir=project_dir,
     )
-    if context["ti"].try_number > 1 and scheduled.was_retried(run, name):
-        record = lifecycle.resume_node(node, step, _attempt(run, call))
-    else:
-        reason = scheduled.blocked(run, step)
-        if reason is not None:
-            lifecycle.skip(node, step, reason)
-            raise AirflowSkipException(f"pipec: step {name!r} skipped: {reason}")
-        record = lifecycle.run_node(node, step, _attempt(run, call))
+    node, record = scheduled.run_step(
+        run,
+        name,
+        _attempt(run, call),
+        target=TARGET,
+        refresh=refreshes(context, name),
+        retry=context["ti"].try_number > 1,
+    )
     if node.status == "running":
         attempt = len(record.attempts)
         raise StepRetry(f"pipec: step {name!r} attempt {attempt} failed: {record.error}")
+    if record.status == "skipped":
+        raise AirflowSkipException(f"pipec: step {name!r} skipped: {record.error}")
     print(f"pipec: step {name!r} {_outcome(record)}")
     if record.status not in ("completed", "cached"):
-        if is_fatal(node, record) and run.pipeline.policies.abort_on_failure:
-            scheduled.stop(run)
         raise AirflowFailException(f"pipec: step {name!r} {record.status}: {record.error}")
     return {
         "status": record.status,

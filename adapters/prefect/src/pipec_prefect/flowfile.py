@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import textwrap
 from dataclasses import dataclass
 
 from pipec.ir import LiteralValue, Parameter, Pipeline
@@ -34,6 +35,12 @@ class FileOptions:
     """Artifact store URL; None lets the worker's $PIPEC_STORAGE decide."""
     project_dir: str
     """Where relative paths in the IR start (the directory the pipeline was compiled in)."""
+
+
+def is_dynamic(pipeline: Pipeline) -> bool:
+    """The trace stopped at a decision on a run-time value: only running the pipeline's
+    logic tells which steps run, so the flow runs it (`pipec_prefect.logic`)."""
+    return pipeline.controller is not None and pipeline.controller.cut is not None
 
 
 def identifier(name: str, taken: set[str]) -> str:
@@ -174,5 +181,17 @@ def _docstring(pipeline: Pipeline) -> str:
         "steps run concurrently. The worker needs `pipec-prefect` installed and this file\n"
         "and the IR file beside it; serve it with `flow.serve()` or deploy its flow\n"
         "function with `prefect deploy`.\n\n"
-        f"Steps:\n{steps}\n"
+        + (_dynamic_note(pipeline) if is_dynamic(pipeline) else f"Steps:\n{steps}\n")
     )
+
+
+def _dynamic_note(pipeline: Pipeline) -> str:
+    assert pipeline.controller is not None and pipeline.controller.cut is not None
+    text = (
+        f"The pipeline logic decides from step values which steps run (at "
+        f"{pipeline.controller.cut}), so this flow runs that logic itself: it loads the "
+        f"pipeline file {pipeline.source.file} from PROJECT_DIR (in capture mode, so it "
+        "starts nothing) and each component call becomes a Prefect task run. The worker "
+        "needs that file at that path and the modules it imports."
+    )
+    return "\n".join(textwrap.wrap(text.replace("\\", "\\\\").replace('"', '\\"'), 86)) + "\n"

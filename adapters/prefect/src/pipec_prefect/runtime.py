@@ -33,7 +33,7 @@ from pipec.ir import Pipeline, Step
 from pipec.records import RunRecord, StepRecord
 from pipec.runtime import runs, scheduled
 from pipec.runtime.context import StepCall, StoredRun
-from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node, is_fatal
+from pipec.runtime.lifecycle import AttemptFn, engine_retry_count
 from pipec.store import Store
 from prefect import Task, allow_failure, get_run_logger, task
 from prefect.artifacts import (
@@ -46,6 +46,8 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run, task_run
 from prefect.states import Completed, Failed, State
+
+from pipec_prefect.flowfile import is_dynamic
 
 TARGET = "prefect"
 
@@ -92,6 +94,10 @@ def run_pipeline(
     store.check()
     if not store.shared_between_processes:
         raise UsageError(f"storage {store.url} lives inside one process; steps run in others")
+    if is_dynamic(pipeline):
+        from pipec_prefect.logic import run_pipeline_logic
+
+        return run_pipeline_logic(pipeline, params, store, project_dir)
     run, record = runs.begin(store, pipeline, run_id(flow_run.id), TARGET, params)
     scheduled.write_specs(run, record)
     get_run_logger().info("pipec: run %s of %r in %s", run.run_id, pipeline.name, store.url)
@@ -130,12 +136,9 @@ def submit_steps(run: StoredRun, project_dir: str) -> dict[str, PrefectFuture[An
 
 def policies(pipeline: Pipeline, step: Step) -> tuple[int, float | None, tuple[str, ...]]:
     """A step's Prefect task policies (ClearML's options, mapped): retries, timeout, tags."""
-    retries = step.policies.retry_on_failure
-    if retries is None:
-        retries = pipeline.policies.retry_on_failure
     queue = step.policies.execution_queue or pipeline.policies.default_queue
     return (
-        retries if isinstance(retries, int) else 0,
+        engine_retry_count(pipeline, step),
         step.policies.time_limit,
         (queue,) if queue else (),
     )
@@ -176,36 +179,25 @@ def step_task(
     """One pipeline step; returns small JSON (status, output URIs) as its state's data.
     `refresh` runs it even when the cache has it."""
     run = OPEN_RUNS.get(run_id) or scheduled.open_run(storage, pipeline, run_id)
-    spec = run.step(step)
-    node = Node.of(spec)
-    lifecycle = Lifecycle(
-        run=run, controller=None, target=TARGET, refresh=refresh, engine_retries=True
-    )
     call = StepCall(
         store=run.store.url, pipeline=pipeline, run_id=run_id, step=step, project_dir=project_dir
     )
-    attempt = _attempt(run, call)
-    if task_run.run_count > 1 and scheduled.was_retried(run, step):
-        record = lifecycle.resume_node(node, spec, attempt)
-    else:
-        reason = scheduled.blocked(run, spec)
-        if reason is not None:
-            record = lifecycle.skip(node, spec, reason)
-            return Completed(name="Skipped", message=reason, data=_small(record))
-        record = lifecycle.run_node(node, spec, attempt)
+    node, record = scheduled.run_step(
+        run, step, watched(run, call), target=TARGET, refresh=refresh, retry=task_run.run_count > 1
+    )
     if node.status == "running":
         raise StepRetry(f"step {step!r} attempt {len(record.attempts)} failed: {record.error}")
+    if record.status == "skipped":
+        return Completed(name="Skipped", message=record.error, data=small(record))
     if record.status == "cached":
         message = f"reused the outputs of {record.cached_from} (cache key {record.cache_key})"
-        return Completed(name="Cached", message=message, data=_small(record))
+        return Completed(name="Cached", message=message, data=small(record))
     if record.status != "completed":
-        if is_fatal(node, record) and run.pipeline.policies.abort_on_failure:
-            scheduled.stop(run)
-        return Failed(message=f"step {step!r} {record.status}: {record.error}", data=_small(record))
-    return _small(record)
+        return Failed(message=f"step {step!r} {record.status}: {record.error}", data=small(record))
+    return small(record)
 
 
-def _small(record: StepRecord) -> dict[str, Any]:
+def small(record: StepRecord) -> dict[str, Any]:
     return {
         "status": record.status,
         "cache_hit": record.cache_hit,
@@ -213,7 +205,7 @@ def _small(record: StepRecord) -> dict[str, Any]:
     }
 
 
-def _attempt(run: StoredRun, call: StepCall) -> AttemptFn:
+def watched(run: StoredRun, call: StepCall) -> AttemptFn:
     """One attempt in a process of its own, watched (`scheduled.watch_attempt`). Prefect
     enforces the time limit (`timeout_seconds`) by cancelling this thread: the process is
     killed and the attempt recorded aborted."""

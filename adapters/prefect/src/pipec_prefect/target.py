@@ -14,8 +14,15 @@ Mapping of ClearML's options (see the README's target matrix):
 - `cache` -> pipec's cache (Prefect's task caching is off); `monitor_*` -> artifacts on
   the flow run, and the pipeline-level run record in the store.
 
-Callbacks, callable `retry_on_failure`, loops, task factories, docker / repo options and
-pipeline logic that decides from step values are rejected at compile time.
+- callbacks (`pre_execute_callback`, `post_execute_callback`, `status_change_callback`,
+  `start()`'s `step_task_created/completed_callback`) and a callable `retry_on_failure`
+  -> run by pipec's runtime in the step's task, with the same arguments and order as on
+  the local target; `pipeline` is a view of the run from the store
+  (`pipec.runtime.scheduled.RunView`). A callable retry policy retries within one engine
+  try (the engine's `retries` is 0 for it).
+
+Loops, task factories, docker / repo options and pipeline logic that decides from step
+values are rejected at compile time.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from pipec.targets.json_target import write_beside_ir
 
 from pipec_prefect.flowfile import FileOptions, arguments, render
 
-PREFECT_FEATURES = frozenset({"deferred_values", "task_steps"})
+PREFECT_FEATURES = scheduled.FEATURES | {"dynamic"}
 """Optional features (`pipec.validate.FEATURES`) this target implements faithfully."""
 
 STARTUP_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"

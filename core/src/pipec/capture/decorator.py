@@ -202,11 +202,13 @@ class PipelineSpec:
             )
         trace = Trace(pipeline=self.name, dynamic=dynamic)
         token = start_trace(trace)
+        cut = None
         try:
             try:
                 result = self.fn(**{p.name: Deferred(ParamRef(name=p.name)) for p in parameters})
             except TraceStopped:
                 result = None
+                cut = trace.decision.location if trace.decision else None
             # a plain value returned after a branch on run-time values is only the branch the
             # trace happened to take: only a replay of the logic knows the real one
             guessed = bool(trace.decisions) and not has_deferred(result)
@@ -232,6 +234,7 @@ class PipelineSpec:
             components=list(trace.components),
             return_value=return_value,
             decisions=[d.location for d in trace.decisions],
+            cut=cut,
         )
         return Pipeline(
             name=self.name,

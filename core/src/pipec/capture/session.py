@@ -45,6 +45,8 @@ class CaptureSession:
     pipelines: dict[str, Pipeline] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     lazy: dict[str, Callable[[], Pipeline]] = field(default_factory=dict)
+    logic: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    """Each decorator pipeline's own function (undecorated), for running its logic."""
 
     def record(self, pipeline: Pipeline, *aliases: str) -> None:
         self.pipelines[pipeline.name] = pipeline
@@ -153,6 +155,7 @@ def capture_file(path: str, *, dynamic: bool = False) -> CaptureSession:
         spec = getattr(obj, "_pipec_pipeline", None)
         if spec is not None:
             session.aliases[var] = spec.name
+            session.logic[spec.name] = spec.fn
             if spec.name not in session.pipelines:
                 session.lazy[spec.name] = _capture_uncalled(spec, dynamic)
         elif isinstance(obj, PipelineController):
@@ -160,6 +163,19 @@ def capture_file(path: str, *, dynamic: bool = False) -> CaptureSession:
             if obj.name not in session.pipelines:
                 session.lazy[obj.name] = obj.to_ir
     return session
+
+
+def pipeline_logic(path: str, name: str) -> Callable[..., Any]:
+    """The function of decorator pipeline `name` in the file at `path` (the file runs in
+    capture mode, so nothing in it starts a run): a target that runs the logic calls it,
+    with its module's globals, while a live run is active."""
+    session = capture_file(path, dynamic=True)
+    try:
+        return session.logic[session.aliases.get(name, name)]
+    except KeyError:
+        raise UsageError(
+            f"{display_path(path)} no longer defines the decorator pipeline {name!r}"
+        ) from None
 
 
 def _capture_uncalled(spec: Any, dynamic: bool) -> Callable[[], Pipeline]:

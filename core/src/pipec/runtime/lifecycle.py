@@ -17,7 +17,7 @@ from typing import Any
 
 from pipec import cache, events
 from pipec.capture.trace import literal
-from pipec.ir import ArtifactRef, CallableSpec, OutputRef, Step, iter_refs
+from pipec.ir import ArtifactRef, CallableSpec, OutputRef, Pipeline, Step, iter_refs
 from pipec.records import Attempt, StepRecord, StepStatus, jsonable
 from pipec.refs import render
 from pipec.runtime.context import StoredRun, load_callable
@@ -88,6 +88,20 @@ def skip_reason(parents: list[tuple[Node, StepRecord]]) -> str | None:
     return None
 
 
+def retry_policy(pipeline: Pipeline, step: Step) -> int | CallableSpec | None:
+    """ClearML's `retry_on_failure` for a step: its own, else the pipeline's."""
+    policy = step.policies.retry_on_failure
+    return pipeline.policies.retry_on_failure if policy is None else policy
+
+
+def engine_retry_count(pipeline: Pipeline, step: Step) -> int:
+    """How many retries an engine starts itself for the step (its task's `retries`): a
+    count is the engine's to carry; a callable is asked by the lifecycle, within one
+    engine try (the engine cannot call it), so the engine retries nothing."""
+    policy = retry_policy(pipeline, step)
+    return policy if isinstance(policy, int) else 0
+
+
 def is_fatal(node: Node, record: StepRecord) -> bool:
     """A failure or abort that fails the whole run (the step does not continue)."""
     return (record.status == "failed" and not node.continue_on_fail) or (
@@ -105,9 +119,10 @@ class Lifecycle:
     target: str
     refresh: frozenset[str] | bool = frozenset()
     engine_retries: bool = False
-    """The engine starts each retry itself (Airflow's `retries`): after a failed attempt
-    that `retry_on_failure` retries, `run_node` returns with the node still `running`,
-    and the engine's next try continues the step with `resume_node`."""
+    """The engine starts each retry a count allows itself (Airflow's `retries`,
+    `engine_retry_count`): after a failed attempt that such a `retry_on_failure`
+    retries, `run_node` returns with the node still `running`, and the engine's next try
+    continues the step with `resume_node`. A callable policy retries within the try."""
 
     def refreshes(self, step: str) -> bool:
         return self.refresh is True or (not isinstance(self.refresh, bool) and step in self.refresh)
@@ -174,9 +189,7 @@ class Lifecycle:
         return True
 
     def _retry(self, node: Node, step: Step) -> bool:
-        policy = step.policies.retry_on_failure
-        if policy is None:
-            policy = self.run.pipeline.policies.retry_on_failure
+        policy = retry_policy(self.run.pipeline, step)
         if policy is None:
             return False
         if isinstance(policy, int):
@@ -267,7 +280,7 @@ class Lifecycle:
                 break
             node.retries += 1
             events.step_event(self.run, node.name, "retrying")
-            if self.engine_retries:
+            if self.engine_retries and engine_retry_count(self.run.pipeline, step):
                 return record
         record.ended = time.time()
         self._write(record)

@@ -11,6 +11,7 @@ controller logic.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import os
@@ -19,17 +20,21 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pipec.errors import UsageError
 from pipec.ir import Pipeline, Step
 from pipec.records import FINISHED, SUCCEEDED, RunRecord, StepRecord, StoredValue
-from pipec.runtime import forkserver, runs, shim
+from pipec.runtime import forkserver, live, runs, shim
 from pipec.runtime.context import StepCall
 from pipec.runtime.forkserver import StepProcess
 from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node, is_fatal, skip_reason
 from pipec.runtime.live import Outputs
 from pipec.runtime.progress import Progress
+
+if TYPE_CHECKING:
+    from pipec.runtime.start import Logic
+    from pipec.targets import RunResult
 from pipec.store import Store, slug
 
 
@@ -148,6 +153,9 @@ class PipelineRun:
         options: RunOptions,
         executor: Executor,
         controller: Any = None,
+        *,
+        run_id: str | None = None,
+        project_dir: str | None = None,
     ) -> None:
         self.options = options
         self.store = Store.resolve(options.storage)
@@ -158,14 +166,15 @@ class PipelineRun:
                 f"{options.target!r} runs steps in subprocesses: use a folder or an object "
                 "store, or the debug target"
             )
-        self.run_id = runs.new_run_id()
+        self.run_id = run_id or runs.new_run_id()
         self.state, self.record = runs.begin(
             self.store, pipeline, self.run_id, options.target, options.params
         )
         self.pipeline = self.state.pipeline
         self.files = self.state.files
         self.executor = executor
-        self.project_dir = os.getcwd()  # once: a debug step may still be running elsewhere
+        # once: a debug step may still be running elsewhere
+        self.project_dir = project_dir or os.getcwd()
         self.lifecycle = Lifecycle(
             run=self.state,
             controller=controller if controller is not None else self,
@@ -264,16 +273,16 @@ class PipelineRun:
                 self._done(name, self.lifecycle.skip(self.nodes[name], self.steps[name], reason))
             elif self._pool is None:
                 self._run(name)
-            else:
-                self._pool.submit(self._run, name)
+            else:  # in this context: an engine's run context reaches the attempts
+                self._pool.submit(contextvars.copy_context().run, self._run, name)
 
     def _run(self, name: str) -> None:
         step, node = self.steps[name], self.nodes[name]
         self.progress.running(name)
         try:
             record = self.lifecycle.run_node(node, step, self.executor.attempt(self, step))
-        except Exception as exc:  # a callback raised: the step fails, the run goes on
-            record = self.attempt_ended(name, 1, "failed", f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a callback raised
+            record = runs.callback_failed(self.state, name, exc)
             node.status = "failed"
         self._done(name, record)
         if self._pool is not None:
@@ -320,6 +329,7 @@ class PipelineRun:
         """ClearML's `stop()`: abort running steps and skip those not started."""
         self.stopping = True
         self.record.status = status  # type: ignore[assignment]
+        self._write_record()  # step processes watching the record see the stop
         self.executor.stop()
 
     def is_successful(self) -> bool:
@@ -383,6 +393,33 @@ class PipelineRun:
         """The `--json` view of the run."""
         steps = [self.records.get(name) or self.state.step_record(name) for name in self.steps]
         return runs.summary(self.state, self.record, steps)
+
+
+def run_logic(
+    pipeline: Pipeline, options: RunOptions, logic: Logic, executor: Executor, **where: Any
+) -> RunResult:
+    """A decorator pipeline's real logic, running here: its steps join the run as it
+    calls components, and run through `executor`. `where` is `PipelineRun`'s `run_id` /
+    `project_dir`. What the logic raises is raised, with the run recorded failed in
+    `logic.failed_run`."""
+    from pipec.targets import RunResult
+
+    assert logic.function is not None
+    kwargs = dict(logic.kwargs)
+    kwargs.update(options.params)
+    run = PipelineRun(pipeline.model_copy(update={"steps": []}), options, executor, **where)
+    token = live.activate(run)
+    try:
+        result = logic.function(*logic.args, **kwargs)
+        value = run.outputs.unwrap(result)
+    except Exception as exc:
+        record = run.finish(error=shim.describe_error(exc, "in the pipeline logic"))
+        logic.failed_run = RunResult(record=record, summary=run.summary())
+        raise
+    finally:
+        live.deactivate(token)
+    record = run.finish(return_value=value)
+    return RunResult(record=record, summary=run.summary(), value=value)
 
 
 def dumps_summary(summary: dict[str, Any]) -> str:

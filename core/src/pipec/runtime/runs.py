@@ -63,6 +63,7 @@ def begin(
         },
     )
     store.write_model(state.files.ir, pipeline)
+    store.write_model(state.files.head, pipeline.model_copy(update={"steps": []}))
     store.write_model(state.files.record, record)
     events.run_event(record, "started")
     return state, record
@@ -84,6 +85,11 @@ def end_attempt(run: StoredRun, step: str, number: int, status: str, error: str)
     record.status, record.error = status, f"step {step!r}: {error}"  # type: ignore[assignment]
     run.store.write_model(run.files.step_record(step), record)
     return record
+
+
+def callback_failed(run: StoredRun, step: str, exc: Exception) -> StepRecord:
+    """A step whose callback raised: it fails, and the run goes on as for any failure."""
+    return end_attempt(run, step, 1, "failed", f"a callback raised {type(exc).__name__}: {exc}")
 
 
 def ended_process(

@@ -16,13 +16,29 @@ from collections.abc import Callable
 from typing import Any
 
 from pipec.ir import Step
-from pipec.records import RunRecord, StepRecord, StoredValue
+from pipec.records import FINISHED, SUCCEEDED, RunRecord, StepRecord, StoredValue
 from pipec.runtime import forkserver, replay, runs, shim
 from pipec.runtime.context import StepCall, StoredRun
 from pipec.runtime.forkserver import StepProcess
-from pipec.runtime.lifecycle import Node, is_fatal, skip_reason
+from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node, is_fatal, skip_reason
 from pipec.runtime.values import resolve
 from pipec.store import Store
+
+FEATURES = frozenset(
+    {
+        "deferred_values",
+        "task_steps",
+        "retry_callable",
+        "pre_execute_callback",
+        "post_execute_callback",
+        "status_change_callback",
+        "step_task_created_callback",
+        "step_task_completed_callback",
+    }
+)
+"""The optional features (`pipec.validate.FEATURES`) an engine adapter gets faithfully by
+running its steps through `run_step`: callbacks and callable retries run in the step's
+engine task, with a `RunView` as their `pipeline`."""
 
 
 def open_run(storage: str | None, pipeline: str, run_id: str) -> StoredRun:
@@ -110,12 +126,77 @@ def _wait(proc: StepProcess, run: StoredRun) -> bool:
                 return False
 
 
-def was_retried(run: StoredRun, name: str) -> bool:
+def _was_retried(run: StoredRun, name: str) -> bool:
     """An earlier try of this step's task left the step for the engine to retry."""
     try:
         return run.step_record(name).status in ("failed", "running")
     except LookupError:
         return False
+
+
+class RunView:
+    """The `pipeline` an engine step's callbacks receive: ClearML's controller view of
+    the run (`id`, `get_pipeline_dag()`, `get_running_nodes()`, `get_processed_nodes()`),
+    read from the store, since the controller of an engine run is no one object."""
+
+    def __init__(self, run: StoredRun) -> None:
+        self.run = run
+
+    @property
+    def id(self) -> str:
+        return self.run.run_id
+
+    def get_pipeline_dag(self) -> dict[str, Node]:
+        nodes = {}
+        for step in self.run.pipeline.steps:
+            node = Node.of(step)
+            try:
+                record = self.run.step_record(step.name)
+            except LookupError:
+                pass
+            else:
+                node.status = record.status
+                node.executed = record.id if record.status in SUCCEEDED else None
+            nodes[step.name] = node
+        return nodes
+
+    def get_running_nodes(self) -> list[str]:
+        return [n for n, node in self.get_pipeline_dag().items() if node.status == "running"]
+
+    def get_processed_nodes(self) -> list[str]:
+        return [n for n, node in self.get_pipeline_dag().items() if node.status in FINISHED]
+
+
+def run_step(
+    run: StoredRun, name: str, attempt: AttemptFn, *, target: str, refresh: bool, retry: bool
+) -> tuple[Node, StepRecord]:
+    """One step in its engine task, through the same `Lifecycle` as on the local target.
+
+    `retry` says the engine is retrying the task: a step an earlier try left for the
+    engine to retry continues with its next attempt. A node still `running` afterwards
+    asks the engine for another try; a skipped one was blocked (`blocked`). A callback
+    that raises fails the step, as on the local target. A fatal failure under
+    `abort_on_failure` stops the run here.
+    """
+    step = run.step(name)
+    node = Node.of(step)
+    lifecycle = Lifecycle(
+        run=run, controller=RunView(run), target=target, refresh=refresh, engine_retries=True
+    )
+    try:
+        if retry and _was_retried(run, name):
+            record = lifecycle.resume_node(node, step, attempt)
+        else:
+            reason = blocked(run, step)
+            if reason is not None:
+                return node, lifecycle.skip(node, step, reason)
+            record = lifecycle.run_node(node, step, attempt)
+    except Exception as exc:  # a callback raised
+        record = runs.callback_failed(run, name, exc)
+        node.status = "failed"
+    if is_fatal(node, record) and run.pipeline.policies.abort_on_failure:
+        stop(run)
+    return node, record
 
 
 def outcome(run: StoredRun, step: Step) -> tuple[Node, StepRecord]:
@@ -184,5 +265,5 @@ def return_value(run: StoredRun) -> StoredValue | None:
 def summary(run: StoredRun) -> tuple[RunRecord, dict[str, Any]]:
     """The run record and the `--json` summary, the same shape as the local target's."""
     record = run.run_record()
-    steps = [outcome(run, step)[1] for step in run.pipeline.steps]
+    steps = [outcome(run, run.step(name))[1] for name in record.steps]  # added ones too
     return record, runs.summary(run, record, steps)

@@ -49,9 +49,12 @@ def describe_error(exc: BaseException, where: str) -> str:
     return str(user_exception(exc, where))
 
 
-def open_run(call: StepCall) -> StoredRun:
+def open_run(call: StepCall, *, steps: bool = True) -> StoredRun:
+    """The run `call` belongs to; without `steps`, its IR has none (each step's spec is
+    read on its own, `StoredRun.step`), which is all one step's attempt needs."""
     store = Store(call.store)
-    pipeline = store.read_model(RunFiles(call.pipeline, call.run_id).ir, Pipeline)
+    files = RunFiles(call.pipeline, call.run_id)
+    pipeline = store.read_model(files.ir if steps else files.head, Pipeline)
     return StoredRun(store, pipeline, call.run_id)
 
 
@@ -179,7 +182,7 @@ def execute(
     cancelled: Callable[[], bool] = lambda: False,
 ) -> StepRecord:
     """Run one attempt of a step whose record the lifecycle has set to `running`."""
-    run = open_run(call)
+    run = open_run(call, steps=False)
     step = run.step(call.step)
     record = run.step_record(call.step)
     record.outputs, record.artifacts, record.models, record.reports = {}, {}, {}, []

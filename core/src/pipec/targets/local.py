@@ -15,9 +15,14 @@ from pathlib import Path
 from pipec.errors import UsageError
 from pipec.hookspecs import hookimpl
 from pipec.ir import Pipeline
-from pipec.runtime import live
-from pipec.runtime.runner import Executor, InProcess, PipelineRun, RunOptions, Subprocesses
-from pipec.runtime.shim import describe_error
+from pipec.runtime.runner import (
+    Executor,
+    InProcess,
+    PipelineRun,
+    RunOptions,
+    Subprocesses,
+    run_logic,
+)
 from pipec.runtime.start import Logic
 from pipec.targets import RunResult, Target
 from pipec.validate import FEATURES
@@ -43,7 +48,7 @@ class LocalTarget:
     def run(self, pipeline: Pipeline, options: RunOptions, logic: Logic) -> RunResult:
         executor = self._executor(options)
         if logic.function is not None:
-            return self._run_logic(pipeline, options, logic, executor)
+            return run_logic(pipeline, options, logic, executor)
         run = PipelineRun(pipeline, options, executor, controller=logic.controller)
         if logic.controller is not None:
             logic.controller._run = run
@@ -51,27 +56,6 @@ class LocalTarget:
             run.add(step)
         record = run.finish()
         return RunResult(record=record, summary=run.summary())
-
-    def _run_logic(
-        self, pipeline: Pipeline, options: RunOptions, logic: Logic, executor: Executor
-    ) -> RunResult:
-        """A decorator pipeline: its function runs here, its steps join the run as called."""
-        assert logic.function is not None
-        kwargs = dict(logic.kwargs)
-        kwargs.update(options.params)
-        run = PipelineRun(pipeline.model_copy(update={"steps": []}), options, executor)
-        token = live.activate(run)
-        try:
-            result = logic.function(*logic.args, **kwargs)
-            value = run.outputs.unwrap(result)
-        except Exception as exc:
-            record = run.finish(error=describe_error(exc, "in the pipeline logic"))
-            logic.failed_run = RunResult(record=record, summary=run.summary())
-            raise
-        finally:
-            live.deactivate(token)
-        record = run.finish(return_value=value)
-        return RunResult(record=record, summary=run.summary(), value=value)
 
 
 def _echo(options: RunOptions) -> Callable[[str], None]:

@@ -16,8 +16,10 @@ PIPELINES = Path(__file__).resolve().parent / "pipelines"
 
 ExpectedStatus = Literal["completed", "cached", "failed", "aborted", "skipped", "stopped"]
 """A step's status; `stopped` is caught by a pipeline stop (`abort_on_failure`): aborted
-if it had started, skipped if not. Which of the two depends on whether the target ran
-it at the same time as the step that failed, so the case cannot fix it."""
+if it was running when the failing step failed, skipped if it had not started. A target
+that runs one step at a time in an order of its own (Airflow's `dag.test()`) may have run
+it to the end before the failing step started: then it is completed, and the check makes
+sure it ended before any failed step began. The case cannot fix which of these happens."""
 
 
 class _NotChecked:
@@ -58,7 +60,9 @@ class Expected:
     """Every step of the run, and only those (a bare status is `StepExpect(status)`)."""
     bodies: Sequence[str] = ()
     """Lines the step bodies logged with `observe.body`, in any order (steps run in
-    parallel on some targets); each executed attempt logs one."""
+    parallel on some targets); each executed attempt logs one, labelled with its step's
+    name. Those of a `stopped` step that completed (ran before the failure) are not
+    compared."""
     events: Sequence[str] = ()
     """Every other logged line (callbacks), in this exact order."""
     return_value: Any = NOT_CHECKED
@@ -76,7 +80,8 @@ class Expected:
     def needs_record(self) -> bool:
         """Whether checking needs the run record (`pipec runs show`), not just the summary."""
         wants_outputs = any(self.step(name).outputs is not None for name in self.steps)
-        return wants_outputs or self.metrics is not None or self.artifacts is not None
+        stops = any(self.step(name).status == "stopped" for name in self.steps)  # their times
+        return wants_outputs or stops or self.metrics is not None or self.artifacts is not None
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,7 @@ CASES: tuple[Case, ...] = (
                         "bad": StepExpect("failed", error="planned failure"),
                         "after_bad": "skipped",
                         "slow": "stopped",
-                        "after_slow": "skipped",
+                        "after_slow": "stopped",
                     },
                     bodies=("bad",),
                 )

@@ -41,6 +41,8 @@ class RunOutcome:
     """Step -> output name -> value, read from the store (when the case checks them)."""
     metrics: dict[tuple[str, str], float | None] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)
+    times: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    """Step -> when it started and ended, from its record."""
     record_error: str | None = None
     """Why the run record could not be read, if it could not."""
 
@@ -123,6 +125,7 @@ def _read_record(
         return
     store = Store.resolve(storage)
     for step in shown["steps"]:
+        outcome.times[step["name"]] = (step["started"], step["ended"])
         outcome.outputs[step["name"]] = {
             name: store.get_value(StoredValue.model_validate(stored))
             for name, stored in step["outputs"].items()
