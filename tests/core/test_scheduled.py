@@ -64,3 +64,51 @@ def test_a_raising_callback_fails_the_step(run: StoredRun, tmp_path: Path) -> No
     status, record, _ = step(run, "first")
     assert (status, record) == ("failed", "failed")
     assert "a callback raised IsADirectoryError" in (run.step_record("first").error or "")
+
+
+GLOBALS_PIPELINE = """
+from pipec import PipelineDecorator
+
+THRESHOLD = 0.5
+
+
+@PipelineDecorator.component(return_values=["x"])
+def make(n):
+    return n
+
+
+@PipelineDecorator.pipeline(name="globals", project="tests")
+def main(n: int = 3):
+    x = make(n)
+    print(f"x={x} above {THRESHOLD}: {x > THRESHOLD}")
+    return x * 2
+"""
+
+
+@pytest.mark.parametrize("file_here", [True, False])
+def test_logic_reading_module_globals_is_replayed_from_the_pipeline_file(
+    file_here: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "uses_globals.py").write_text(GLOBALS_PIPELINE)
+    pipeline = load_pipeline(str(project / "uses_globals.py"))
+    pipeline = pipeline.model_copy(
+        update={"source": pipeline.source.model_copy(update={"file": "uses_globals.py"})}
+    )
+    store = Store.resolve(str(tmp_path / "store"))
+    state, record = runs.begin(store, pipeline, "run-1", "example-engine", {})
+    scheduled.write_specs(state, record)
+    step(state, "make")
+    capsys.readouterr()
+    where = str(project) if file_here else str(tmp_path / "elsewhere")
+    final = scheduled.conclude(state, replay_from=where)
+    printed = capsys.readouterr().out
+    assert final.status == "completed"
+    assert final.return_value is not None
+    if file_here:  # the real logic ran, with THRESHOLD from its module
+        assert "x=3 above 0.5: True" in printed
+        assert state.load(final.return_value) == 6
+    else:  # the note says why; the return value is the traced expression of step outputs
+        assert "reads THRESHOLD from its module, and uses_globals.py is not in" in printed
+        assert state.load(final.return_value) == 6

@@ -107,7 +107,7 @@ def run_pipeline(
             future.wait()
     finally:
         del OPEN_RUNS[run.run_id]
-    record = scheduled.conclude(run, replay_logic=True)  # a decorator pipeline's prints
+    record = scheduled.conclude(run, replay_from=project_dir)  # a decorator pipeline's prints
     publish(run, record)
     if record.status != "completed":
         return Failed(message=f"pipeline {pipeline.name!r} {record.status}: {record.error}")

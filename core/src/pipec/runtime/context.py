@@ -107,6 +107,7 @@ class StoredRun:
         self.files = RunFiles(pipeline.name, run_id)
         self.custom = custom_serialization(pipeline)
         self._params = {p.name: p.default for p in pipeline.parameters}
+        self._steps = {step.name: step for step in pipeline.steps}
 
     def parameter(self, name: str) -> Value:
         value = self._params.get(name)
@@ -121,7 +122,13 @@ class StoredRun:
         return self.store.read_model(path, StepRecord)
 
     def step(self, name: str) -> Step:
-        return self.store.read_model(self.files.step_spec(name), Step)
+        """The step's spec: from the IR in memory when it has the step, else the store (a
+        step process reads the IR without its steps; steps a live logic adds exist only as
+        specs)."""
+        known = self._steps.get(name)
+        return (
+            known if known is not None else self.store.read_model(self.files.step_spec(name), Step)
+        )
 
     def run_record(self) -> RunRecord:
         return self.store.read_model(self.files.record, RunRecord)

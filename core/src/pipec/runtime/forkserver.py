@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import json
 import os
 import select
@@ -38,6 +39,7 @@ import traceback
 from collections.abc import Callable
 from typing import IO, Any, Protocol
 
+import fsspec.config
 from pipec.runtime.context import StepCall
 
 _LENGTH = struct.Struct("!I")
@@ -218,6 +220,10 @@ def _child(message: dict[str, Any], out: int, start_dir: str) -> int:
         stream.reconfigure(line_buffering=True, write_through=True)  # type: ignore[union-attr]
     os.environ.clear()
     os.environ.update(message["env"])
+    # fsspec reads its `FSSPEC_<PROTOCOL>...` settings (storage credentials, endpoints)
+    # from the environment when imported: read them from this attempt's, as a new
+    # interpreter would
+    fsspec.config.set_conf_env(fsspec.config.conf)
     os.chdir(message["cwd"])
     # `python -m` puts the directory it starts in first on sys.path
     sys.path[:] = [message["cwd"] if p == start_dir else p for p in sys.path]
@@ -237,6 +243,10 @@ def serve(sock: socket.socket) -> None:
     from pipec import plugins
 
     plugins.plugin_manager()  # the plugins' entry points (serializers), loaded once too
+    # what is loaded now is shared with every child: keep the collector from walking it
+    # there (which would copy each page it touches into the child)
+    gc.collect()
+    gc.freeze()
 
     start_dir = os.getcwd()
     wake_r, wake_w = os.pipe()

@@ -18,6 +18,7 @@ import __future__
 import ast
 import builtins
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from lazy_object_proxy import Proxy
@@ -115,14 +116,36 @@ class _Replay:
         return component
 
 
-def replay(run: StoredRun, outcomes: dict[str, tuple[Node, StepRecord]]) -> Any:
+def module_globals(run: StoredRun, project_dir: str) -> dict[str, Any] | None:
+    """The globals of the user's pipeline module, when its file is on this machine where it
+    was compiled (`project_dir` + the IR's source file): the file runs in capture mode, so
+    nothing in it starts a run. None when it is not there or does not load."""
+    from pipec.capture.session import pipeline_logic
+    from pipec.errors import PipelineError, UsageError
+
+    path = Path(project_dir) / run.pipeline.source.file
+    if not path.is_file():
+        return None
+    try:
+        return pipeline_logic(str(path), run.pipeline.name).__globals__
+    except (PipelineError, UsageError):
+        return None
+
+
+def replay(
+    run: StoredRun,
+    outcomes: dict[str, tuple[Node, StepRecord]],
+    module: dict[str, Any] | None = None,
+) -> Any:
     """Run the pipeline logic of a finished run with its step outcomes (`outcomes` by
     step name); returns what the logic returns. Whatever the logic raises propagates:
-    it is the run's error, as when the logic runs live."""
+    it is the run's error, as when the logic runs live. `module` gives the logic the
+    globals of its own module (`module_globals`), for logic that reads them."""
     controller = run.pipeline.controller
     assert controller is not None, "only a decorator pipeline has logic to replay"
     replaying = _Replay(run, outcomes)
-    namespace: dict[str, Any] = {"__name__": "__pipec_replay__", "__builtins__": builtins}
+    namespace: dict[str, Any] = dict(module or {})
+    namespace.update(__name__="__pipec_replay__", __builtins__=builtins)
     for entrypoint in controller.components:
         base = next(s.name for s in run.pipeline.steps if s.code.entrypoint == entrypoint)
         namespace[entrypoint] = replaying.stub(entrypoint, base)

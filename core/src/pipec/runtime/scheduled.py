@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -115,15 +116,27 @@ def _wait(proc: StepProcess, run: StoredRun) -> bool:
 
     Short polls: an exception the engine sends to this thread (its time limit) is raised
     only while Python code runs, never inside one long blocking wait."""
-    polls = 0
     while True:
         try:
             proc.wait(timeout=0.2)
             return True
         except subprocess.TimeoutExpired:
-            polls += 1
-            if polls % 5 == 0 and run.run_record().status != "running":
+            if _stopped(run):
                 return False
+
+
+_STOP_CHECKS: dict[str, tuple[float, bool]] = {}
+
+
+def _stopped(run: StoredRun) -> bool:
+    """Whether the run was stopped, read from its record at most once a second in this
+    process, however many of the run's attempts it watches (a wide fan-out has hundreds)."""
+    key = run.store.uri(run.files.record)
+    now = time.monotonic()
+    checked = _STOP_CHECKS.get(key)
+    if checked is None or now - checked[0] >= 1.0:
+        checked = _STOP_CHECKS[key] = (now, run.run_record().status != "running")
+    return checked[1]
 
 
 def _was_retried(run: StoredRun, name: str) -> bool:
@@ -210,35 +223,46 @@ def outcome(run: StoredRun, step: Step) -> tuple[Node, StepRecord]:
     return Node.of(step), record
 
 
-def conclude(run: StoredRun, *, replay_logic: bool = False) -> RunRecord:
+def conclude(run: StoredRun, *, replay_from: str | None = None) -> RunRecord:
     """The final run record, from every step's record in the store.
 
-    With `replay_logic`, a decorator pipeline's logic is replayed with the run's values
-    (`pipec.runtime.replay`): its prints happen in the calling task, and what it raises
-    fails the run, as when the logic runs live. Without it, or when the logic reads
-    module globals a replay cannot provide, the return value is the traced expression.
+    With `replay_from` (the project directory the pipeline was compiled in), a decorator
+    pipeline's logic is replayed with the run's values (`pipec.runtime.replay`): its
+    prints happen in the calling task, and what it raises fails the run, as when the
+    logic runs live. Logic that reads its module's globals gets them from the pipeline
+    file there, when this machine has it. Without a replay the return value is the
+    traced expression.
     """
     record = run.run_record()
     record.status = "running"  # a `stop` marked it; `conclude` says what the outcome was
     steps = [outcome(run, step) for step in run.pipeline.steps]
     controller = run.pipeline.controller
-    if replay_logic and controller is not None:
+    if replay_from is not None and controller is not None:
         missing = replay.missing_globals(controller)
         if not missing:
-            return _replayed(run, record, steps)
+            return _replayed(run, record, steps, None)
+        module = replay.module_globals(run, replay_from)
+        if module is not None:
+            return _replayed(run, record, steps, module)
         print(
             f"pipec: the pipeline logic ({controller.location}) is not replayed: it reads "
-            f"{', '.join(missing)} from its module, which a replay does not have"
+            f"{', '.join(missing)} from its module, and {run.pipeline.source.file} is not "
+            f"in {replay_from} on this machine"
         )
     if not any(is_fatal(node, step) for node, step in steps):
         record.return_value = return_value(run)
     return runs.conclude(run, record, steps)
 
 
-def _replayed(run: StoredRun, record: RunRecord, steps: list[tuple[Node, StepRecord]]) -> RunRecord:
+def _replayed(
+    run: StoredRun,
+    record: RunRecord,
+    steps: list[tuple[Node, StepRecord]],
+    module: dict[str, Any] | None,
+) -> RunRecord:
     """The run concluded by its replayed logic: what the logic raises is the run's error."""
     try:
-        value = replay.replay(run, {node.name: (node, step) for node, step in steps})
+        value = replay.replay(run, {node.name: (node, step) for node, step in steps}, module)
     except Exception as exc:
         error = shim.describe_error(exc, "in the pipeline logic, replayed with the run's values")
         return runs.conclude(run, record, steps, error=error)
