@@ -167,11 +167,23 @@ def static_target() -> Iterator[str]:
         plugin_manager().unregister(plugin)
 
 
-def test_params_skip_dynamic_cases_with_the_reason(static_target: str) -> None:
-    marks = {param.id: param.marks for param in testing.params(static_target)}
-    (skip,) = marks["dynamic"]
-    assert skip.name == "skip"
-    assert skip.kwargs["reason"] == (
+def test_a_case_needing_what_a_target_lacks_must_be_refused(static_target: str) -> None:
+    ids = {param.id: param.values[0] for param in testing.params(static_target)}
+    case = ids.pop("dynamic-refused")
+    assert case.id == "dynamic"
+    assert set(ids) == {c.id for c in testing.cases() if c.id != "dynamic"}
+    assert testing.refusal(case, static_target) == (
         f"target 'static-example' lacks the capability dynamic ({FEATURES['dynamic']})"
     )
-    assert all(not marks[case.id] for case in testing.cases() if not case.needs)
+
+    def outcome(code: int, stderr: str, summary: dict | None, log: list[str]) -> Outcome:
+        run = RunOutcome(argv=[], returncode=code, stdout="", stderr=stderr, log=log,
+                         summary=summary)  # fmt: skip
+        return Outcome(case_id=case.id, target=static_target, storage="/nowhere", runs=[run])
+
+    refused = "/tmp/x/pipelines/dynamic.py:33: error: the pipeline logic makes a ..."
+    testing.check(case, outcome(1, refused, None, []))
+    with pytest.raises(AssertionError, match="it must be refused before anything runs"):
+        testing.check(case, outcome(0, "", {"steps": {}}, ["body evaluate 8"]))
+    with pytest.raises(AssertionError, match='"error_in": \\[\\]'):
+        testing.check(case, outcome(1, "error: something else", None, []))

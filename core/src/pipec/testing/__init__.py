@@ -36,24 +36,22 @@ from pipec.testing.case import (
 )
 from pipec.testing.catalog import cases
 from pipec.testing.check import check, mismatches
-from pipec.testing.run import Outcome, RunOutcome, run_case, skip_reason
+from pipec.testing.run import Outcome, RunOutcome, missing_capabilities, refusal, run_case
 
 
 def params(target: str, xfail: dict[str, str] | None = None) -> list[Any]:
-    """`pytest.param`s of every case for `target`: skipped, with the reason, when the
-    target lacks a capability the case needs; `xfail` maps case ids to a known
-    failure's reason (strict: a pass is reported)."""
+    """`pytest.param`s of every case for `target`; a case needing a capability the
+    target lacks gets the id `<case>-refused` (the check is then that the target refuses
+    it). `xfail` maps case ids to a known failure's reason (strict: a pass is reported)."""
     import pytest
 
     out = []
     for case in cases():
         marks: list[Any] = []
-        reason = skip_reason(case, target)
-        if reason is not None:
-            marks.append(pytest.mark.skip(reason=reason))
-        elif xfail and case.id in xfail:
+        if xfail and case.id in xfail:
             marks.append(pytest.mark.xfail(reason=xfail[case.id], strict=True))
-        out.append(pytest.param(case, id=case.id, marks=marks))
+        name = f"{case.id}-refused" if refusal(case, target) else case.id
+        out.append(pytest.param(case, id=name, marks=marks))
     return out
 
 
@@ -69,7 +67,8 @@ __all__ = [
     "cases",
     "check",
     "mismatches",
+    "missing_capabilities",
     "params",
+    "refusal",
     "run_case",
-    "skip_reason",
 ]

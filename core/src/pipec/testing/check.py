@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from typing import Any
 
 from pipec.testing.case import NOT_CHECKED, Case, Expected, Run
-from pipec.testing.run import Outcome, RunOutcome
+from pipec.testing.run import Outcome, RunOutcome, missing_capabilities, refusal
 
 _STDERR_TAIL = 40
 
@@ -116,12 +117,31 @@ def _describe(index: int, total: int, run: Run, actual: RunOutcome, diff: list[s
     return "\n".join(lines)
 
 
+def refused_views(case: Case, actual: RunOutcome) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(expected, actual) for a case the target must refuse: `pipec run` fails before
+    anything runs (no run, no step body), with an error at a line of the case's file."""
+    errors = _ERROR_AT.findall(actual.stderr)
+    want = {"refused": True, "error_in": case.pipeline, "bodies": []}
+    got = {
+        "refused": actual.returncode != 0 and actual.summary is None,
+        "error_in": case.pipeline if case.pipeline in errors else errors,
+        "bodies": _bodies(actual.log),
+    }
+    return _plain(want), _plain(got)
+
+
+_ERROR_AT = re.compile(r"([^\s/:]+\.py):\d+: error: ")
+"""`FILE:LINE: error: ` as pipec reports a problem with the user's pipeline."""
+
+
 def mismatches(case: Case, outcome: Outcome) -> list[str]:
     """One readable report per run whose outcome differs from the case's expectation."""
     reports = []
-    total = len(case.runs)
-    for index, (run, actual) in enumerate(zip(case.runs, outcome.runs, strict=True), 1):
-        want, got = views(run.expected, actual)
+    refused = bool(missing_capabilities(case, outcome.target))
+    planned = case.runs[:1] if refused else case.runs
+    total = len(planned)
+    for index, (run, actual) in enumerate(zip(planned, outcome.runs, strict=True), 1):
+        want, got = refused_views(case, actual) if refused else views(run.expected, actual)
         if want == got:
             continue
         diff = difflib.unified_diff(
@@ -144,4 +164,7 @@ def check(case: Case, outcome: Outcome) -> None:
             f"conformance case {case.id!r} on target {outcome.target!r} "
             f"({case.about}); store {outcome.storage}"
         )
+        why = refusal(case, outcome.target)
+        if why is not None:
+            header += f"\n  it must be refused before anything runs: {why}"
         raise AssertionError("\n".join([header, *reports]))

@@ -57,9 +57,17 @@ class Outcome:
     runs: list[RunOutcome]
 
 
-def skip_reason(case: Case, target: str) -> str | None:
-    """Why `target` cannot run `case` (a capability it does not declare), else None."""
-    missing = sorted(case.needs - get_target(target).capabilities)
+def missing_capabilities(case: Case, target: str) -> list[str]:
+    """The capabilities `case` needs that `target` does not declare: the target must refuse
+    the case's pipeline, at the user's line, before anything runs."""
+    if not case.needs:
+        return []
+    return sorted(case.needs - get_target(target).capabilities)
+
+
+def refusal(case: Case, target: str) -> str | None:
+    """What `target` must refuse in `case`, in words; None when it must run the case."""
+    missing = missing_capabilities(case, target)
     if not missing:
         return None
     what = ", ".join(f"{name} ({FEATURES.get(name, name)})" for name in missing)
@@ -190,7 +198,8 @@ def run_case(
     workdir: str | os.PathLike[str] | None = None,
     timeout: float = 300,
 ) -> Outcome:
-    """Run every run of `case` on `target`, in order, sharing one store.
+    """Run every run of `case` on `target`, in order, sharing one store (only the first
+    when the target lacks a capability the case needs: it must refuse it).
 
     `storage` is a URL every step of the target can reach, and that no other case run
     has used: the cache cases expect to start with an empty cache (default: a folder
@@ -202,10 +211,11 @@ def run_case(
     url = storage if storage is not None else str(root / "store")
     home = root / "pipec_home"
     pipeline = user_copy(root) / case.pipeline
+    planned = case.runs[:1] if missing_capabilities(case, target) else case.runs  # refused
     runs = [
         run_one(
             pipeline, run, target, storage=url, rundir=root / f"run-{i}", home=home, timeout=timeout
         )
-        for i, run in enumerate(case.runs, 1)
+        for i, run in enumerate(planned, 1)
     ]
     return Outcome(case_id=case.id, target=target, storage=url, runs=runs)
