@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pipec.capture.session import load_pipeline
 from pipec.cli import app
-from pipec_airflow.target import AirflowTarget
+from pipec.errors import UsageError
+from pipec_airflow.target import POOLS, AirflowTarget
 from typer.testing import CliRunner
 
 HERE = Path(__file__).resolve().parent
@@ -68,6 +69,48 @@ def test_options_map_to_params_retries_queues_timeouts(tmp_path: Path) -> None:
     assert join.queue == "fast"
     assert join.execution_timeout.total_seconds() == 60
     assert join.trigger_rule == "all_done"
+
+
+def test_queues_listed_in_the_pools_setting_get_their_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(POOLS, "gpu=gpu_pool, cpu = cpu_pool,unused=other_pool")
+    compile_to(str(HERE / "pipelines" / "queues.py"), tmp_path)
+    dag = dagbag(tmp_path).dags["queues"]
+    placed = {t.task_id: (t.queue, t.pool) for t in dag.tasks}
+    assert placed["train"] == ("gpu", "gpu_pool")  # execution_queue
+    assert placed["prepare"] == ("cpu", "cpu_pool")  # the pipeline's default queue
+    assert placed["report"] == ("services", "default_pool")  # a queue the setting does not list
+    assert placed["pipec_begin"][1] == placed["pipec_end"][1] == "default_pool"
+
+
+@pytest.mark.parametrize("value", ["gpu", "gpu=", "=gpu_pool", "gpu=a=b", "gpu=a,,cpu=b"])
+def test_a_malformed_pools_setting_is_a_usage_error(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(POOLS, value)
+    with pytest.raises(UsageError, match=f"^{POOLS}=.* is not QUEUE=POOL"):
+        compile_to(str(HERE / "pipelines" / "queues.py"), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cli_reports_a_bad_setting_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(POOLS, "gpu")
+    result = compile_cli(str(HERE / "pipelines" / "queues.py"), tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {POOLS}=")
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_queue_given_two_pools_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(POOLS, "gpu=a,gpu=b")
+    with pytest.raises(UsageError, match=f"^{POOLS}=.*: queue 'gpu' is given more than one pool"):
+        compile_to(str(HERE / "pipelines" / "queues.py"), tmp_path)
 
 
 def test_parse_imports_neither_pipec_nor_user_modules(tmp_path: Path) -> None:

@@ -150,8 +150,12 @@ def compile(
 ) -> None:
     """Compile a pipeline for a target; nothing is written if the pipeline is invalid."""
     pipeline = load_valid(path, target)
-    for written in get_target(target).compile(pipeline, out_dir):
-        out.print(str(written), markup=False, highlight=False, soft_wrap=True)
+    try:
+        written = get_target(target).compile(pipeline, out_dir)
+    except UsageError as exc:  # a target's own settings (e.g. its environment variables)
+        _usage(str(exc))
+    for path_written in written:
+        out.print(str(path_written), markup=False, highlight=False, soft_wrap=True)
 
 
 def _param_values(pipeline: Pipeline, pairs: list[str]) -> dict[str, Any]:

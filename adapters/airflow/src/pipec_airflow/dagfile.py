@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import keyword
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pipec.ir import LiteralValue, Parameter, Pipeline, Step
@@ -46,6 +47,12 @@ class DagOptions:
     project_dir: str
     """Where relative paths in the IR start (the directory the pipeline was compiled in)."""
     retry_delay: float
+    pools: Mapping[str, str]
+    """Airflow pool of the steps of each ClearML queue; a queue not listed keeps Airflow's
+    default pool."""
+    storage_conn: str | None
+    """Airflow connection each task reads the store's credentials from (only its id is
+    baked in)."""
 
 
 def dag_id(pipeline: Pipeline) -> str:
@@ -118,6 +125,8 @@ def render(pipeline: Pipeline, options: DagOptions, pipec_version: str) -> str:
         f"PIPELINE = Path(__file__).with_name({_py(options.data_file)})",
         f"STORAGE = {_py(options.storage)}  # artifact store; None: the worker's $PIPEC_STORAGE",
         f"PROJECT_DIR = {_py(options.project_dir)}  # where relative paths in the pipeline start",
+        f"STORAGE_CONN = {_py(options.storage_conn)}  # Airflow connection with the store's"
+        " credentials",
         f"RETRY_DELAY = timedelta(seconds={options.retry_delay:g})",
         "",
         "",
@@ -127,7 +136,10 @@ def render(pipeline: Pipeline, options: DagOptions, pipec_version: str) -> str:
         "    def body(**context):",
         "        from pipec_airflow import runtime",
         "",
-        "        return runtime.call(action, step, PIPELINE, STORAGE, PROJECT_DIR, context)",
+        "        return runtime.call(",
+        "            action, step, PIPELINE, STORAGE, PROJECT_DIR, context,"
+        " storage_conn=STORAGE_CONN",
+        "        )",
         "",
         "    return body",
         "",
@@ -159,7 +171,7 @@ def render(pipeline: Pipeline, options: DagOptions, pipec_version: str) -> str:
         "",
     ]
     for step in pipeline.steps:
-        args = _task_args(pipeline, step, ids[step.name])
+        args = _task_args(pipeline, step, ids[step.name], options.pools)
         lines.append(f"    {names[step.name]} = step({args})")
     lines += [
         "",
@@ -176,12 +188,13 @@ def render(pipeline: Pipeline, options: DagOptions, pipec_version: str) -> str:
 
 
 def _step_variables(pipeline: Pipeline) -> dict[str, str]:
-    taken = {"begin", "end", "dag", "task", "step", "pipec", "DAG", "Param", "TriggerRule", "Path"}
-    taken |= {"timedelta", "PIPELINE", "STORAGE", "PROJECT_DIR", "RETRY_DELAY", "annotations"}
+    taken = {"begin", "end", "dag", "task", "step", "pipec", "DAG", "Param", "TriggerRule"}
+    taken |= {"Path", "timedelta", "annotations", "PIPELINE", "STORAGE", "STORAGE_CONN"}
+    taken |= {"PROJECT_DIR", "RETRY_DELAY"}
     return {step.name: _ident(step.name, taken) for step in pipeline.steps}
 
 
-def _task_args(pipeline: Pipeline, step: Step, task_id: str) -> str:
+def _task_args(pipeline: Pipeline, step: Step, task_id: str, pools: Mapping[str, str]) -> str:
     args = [_py(task_id), _py(step.name)]
     count = engine_retry_count(pipeline, step)
     if count:
@@ -191,6 +204,8 @@ def _task_args(pipeline: Pipeline, step: Step, task_id: str) -> str:
     where = queue(pipeline, step)
     if where is not None:
         args.append(f"queue={_py(where)}")
+        if where in pools:
+            args.append(f"pool={_py(pools[where])}")
     return ", ".join(args)
 
 

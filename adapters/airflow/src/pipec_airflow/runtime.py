@@ -25,6 +25,7 @@ from pipec.runtime.context import StepCall, StoredRun
 from pipec.runtime.lifecycle import AttemptFn
 from pipec.store import Store, slug
 
+from pipec_airflow.credentials import use_storage_connection
 from pipec_airflow.dagfile import BEGIN, REFRESH
 
 TARGET = "airflow"
@@ -59,12 +60,17 @@ def call(
     storage: str | None,
     project_dir: str,
     context: dict[str, Any],
+    storage_conn: str | None = None,
 ) -> dict[str, Any]:
-    """The one entry point of the generated tasks; returns small JSON for XCom."""
+    """The one entry point of the generated tasks; returns small JSON for XCom.
+    `storage_conn` names the Airflow connection holding the store's credentials, read by
+    every task since each may run on another worker."""
+    if storage_conn is not None:
+        use_storage_connection(storage_conn, storage)
     if action == "begin":
         return begin(pipeline_file, storage, context)
     if action == "end":
-        return end(storage, context)
+        return end(storage, project_dir, context)
     assert step is not None
     return run_step(step, storage, project_dir, context)
 
@@ -138,11 +144,11 @@ def _outcome(record: StepRecord) -> str:
     return f"{record.status} after {len(record.attempts)} attempt(s)"
 
 
-def end(storage: str | None, context: dict[str, Any]) -> dict[str, Any]:
+def end(storage: str | None, project_dir: str, context: dict[str, Any]) -> dict[str, Any]:
     """Conclude the run; a decorator pipeline's logic is replayed here with real values
     (its prints land in this task's log, its `assert`s and return value count)."""
     run = _this_run(storage, context)
-    record = scheduled.conclude(run, replay_logic=True)
+    record = scheduled.conclude(run, replay_from=project_dir)
     print(f"pipec: run {run.run_id} {record.status}", record.error or "")
     if record.status != "completed":
         raise AirflowFailException(f"pipec: pipeline {run.pipeline.name!r} {record.status}")

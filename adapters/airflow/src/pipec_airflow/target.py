@@ -8,7 +8,8 @@ Mapping of ClearML's options (see the README's target matrix):
   ClearML relaunches a failed step at once); each Airflow try is one attempt of the
   step, recorded in the same step record as on the local target;
 - `time_limit` -> `execution_timeout` (the attempt is recorded `aborted`, not retried);
-- `execution_queue`, else the pipeline's `default_queue` -> `queue`;
+- `execution_queue`, else the pipeline's `default_queue` -> `queue`, and `pool` for the
+  queues listed in $PIPEC_AIRFLOW_POOLS (`QUEUE=POOL,...`) at compile time;
 - continue / skip / `abort_on_failure` -> decided by pipec's runtime from the parents'
   records in the store (every step task has trigger rule `all_done`); each attempt is a
   process its task watches, killed (`aborted`) when the run is stopped;
@@ -26,6 +27,10 @@ Mapping of ClearML's options (see the README's target matrix):
 
 Loops, task factories, docker / repo options and pipeline logic that decides from step
 values are rejected at compile time.
+
+No secret lands in the file: storage credentials come from the worker's environment, or
+from the Airflow connection named by $PIPEC_AIRFLOW_STORAGE_CONN at compile time, which
+every task reads when it runs (`pipec_airflow.credentials`).
 """
 
 from __future__ import annotations
@@ -48,10 +53,31 @@ from pipec.store import Store, slug
 from pipec.targets import RunResult, Target, check_baked_storage
 from pipec.targets.json_target import write_beside_ir
 
+from pipec_airflow.credentials import STORAGE_CONN, use_storage_connection
 from pipec_airflow.dagfile import REFRESH, DagOptions, dag_id, render
 
 AIRFLOW_FEATURES = scheduled.FEATURES
 """Optional features (`pipec.validate.FEATURES`) this target implements faithfully."""
+
+POOLS = "PIPEC_AIRFLOW_POOLS"
+"""The compile-time setting giving the Airflow pool of some ClearML queues' steps."""
+
+
+def parse_pools(value: str) -> dict[str, str]:
+    """$PIPEC_AIRFLOW_POOLS (`QUEUE=POOL,...`, e.g. `gpu=gpu_pool,cpu=default_pool`) as
+    {queue: pool}. ClearML has no pools, so a user opts in per queue."""
+    pools: dict[str, str] = {}
+    for item in value.split(",") if value.strip() else []:
+        queue, equals, pool = (part.strip() for part in item.partition("="))
+        if not (queue and equals and pool) or "=" in pool:
+            raise UsageError(
+                f"{POOLS}={value!r}: {item.strip()!r} is not QUEUE=POOL"
+                " (expected e.g. 'gpu=gpu_pool,cpu=default_pool')"
+            )
+        if queue in pools:
+            raise UsageError(f"{POOLS}={value!r}: queue {queue!r} is given more than one pool")
+        pools[queue] = pool
+    return pools
 
 
 class AirflowTarget:
@@ -67,9 +93,13 @@ class AirflowTarget:
         $PIPEC_STORAGE decides. It must hold no credentials."""
         check_baked_storage(storage)
         retry_delay = float(os.environ.get("PIPEC_AIRFLOW_RETRY_DELAY", "0"))
+        pools = parse_pools(os.environ.get(POOLS, ""))
+        storage_conn = os.environ.get(STORAGE_CONN) or None
 
         def source(data_file: str, ir_hash: str) -> str:
-            options = DagOptions(data_file, ir_hash, storage, os.getcwd(), retry_delay)
+            options = DagOptions(
+                data_file, ir_hash, storage, os.getcwd(), retry_delay, pools, storage_conn
+            )
             return render(pipeline, options, __version__)
 
         return write_beside_ir(pipeline, out_dir, source)
@@ -78,11 +108,8 @@ class AirflowTarget:
         """Compile, then run the DAG in-process with Airflow's `dag.test()`; `--refresh`
         reaches the step tasks through the DAG run's conf."""
         runs.with_parameters(pipeline, options.params)  # unknown or missing values: fail early
-        store = Store.resolve(options.storage)
-        store.check()
-        if not store.shared_between_processes:  # attempts are processes, in dag.test() too
-            raise UsageError(f"storage {store.url} lives inside one process; steps run in others")
         with _airflow_home() as dags_folder:
+            store = _open_store(options.storage)
             dag_file, _ = self.compile(pipeline, dags_folder, storage=store.url)
             dag = _load_dag(dag_file, dag_id(pipeline))
             from airflow.sdk.exceptions import ParamValidationError
@@ -97,6 +124,19 @@ class AirflowTarget:
         run = scheduled.open_run(store.url, pipeline.name, slug(dag_run.run_id))
         record, summary = scheduled.summary(run)
         return RunResult(record=record, summary=summary)
+
+
+def _open_store(url: str | None) -> Store:
+    """The run's store, checked from this process, which reads it too: with the storage
+    connection's settings when one is named (the tasks apply them again, as on a worker)."""
+    storage_conn = os.environ.get(STORAGE_CONN)
+    if storage_conn:
+        use_storage_connection(storage_conn, url)
+    store = Store.resolve(url)
+    store.check()
+    if not store.shared_between_processes:  # attempts are processes, in dag.test() too
+        raise UsageError(f"storage {store.url} lives inside one process; steps run in others")
+    return store
 
 
 @contextlib.contextmanager
