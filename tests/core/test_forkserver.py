@@ -107,3 +107,50 @@ def test_a_watched_attempt_is_aborted_when_the_run_is_stopped(tmp_path: Path) ->
     assert record.status == "aborted"
     assert "the pipeline was stopped" in (record.error or "")
     assert time.monotonic() - started < 10
+
+
+def _children(pid: int) -> list[int]:
+    """The live child processes of `pid` (Linux's /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_attempts_start_in_a_spare_forked_ahead_and_survive_its_loss(tmp_path: Path) -> None:
+    call = StepCall(
+        store=str(tmp_path / "nothing"), pipeline="p", run_id="r", step="s", project_dir="."
+    )
+    forkserver.spawn(call, 1).wait(timeout=60)  # the server is up, with its spare
+    server = forkserver._client().server.pid
+    deadline = time.monotonic() + 30
+    while len(spares := _children(server)) != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (spare,) = spares
+    proc = forkserver.spawn(call, 1)
+    assert proc.pid == spare  # the attempt went to the child waiting for it
+    assert proc.wait(timeout=60) == 1
+    while len(spares := _children(server)) != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (next_spare,) = spares
+    assert next_spare != spare
+    os.kill(next_spare, 9)  # a spare lost while it waits: the next attempt gets a new one
+    while Path(f"/proc/{next_spare}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # reaped by the server
+    proc = forkserver.spawn(call, 1)
+    assert proc.stdout is not None
+    assert "FileNotFoundError" in proc.stdout.read()
+    assert proc.wait(timeout=60) == 1
+
+
+def test_the_warm_up_attempt_completes_and_leaves_nothing() -> None:
+    """What a spare runs before its attempt: the shim's own path, on a throwaway run."""
+    record = forkserver.warm_up_attempt()
+    assert (record.status, record.error) == ("completed", None)
+    assert Store("memory://pipec-warm-up").listdir("") == []
