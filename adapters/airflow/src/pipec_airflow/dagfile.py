@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from pipec.ir import LiteralValue, Parameter, Pipeline, Step
 from pipec.runtime.lifecycle import engine_retry_count
+from pipec.targets.json_target import docstring_text
 from pipec.targets.json_target import py_literal as _py
 
 BEGIN, END = "pipec_begin", "pipec_end"
@@ -215,7 +216,7 @@ def _description(pipeline: Pipeline) -> str:
 
 
 def _docstring(pipeline: Pipeline) -> str:
-    name = pipeline.name.replace("\\", "\\\\").replace('"', '\\"')
+    name = docstring_text(pipeline.name)
     replay = (
         "\nIt also replays the pipeline function with the run's values: its prints, asserts\n"
         "and return value.\n"

@@ -131,11 +131,7 @@ def run_step(name: str, storage: str | None, project_dir: str, context: dict[str
     print(f"pipec: step {name!r} {_outcome(record)}")
     if record.status not in ("completed", "cached"):
         raise AirflowFailException(f"pipec: step {name!r} {record.status}: {record.error}")
-    return {
-        "status": record.status,
-        "cache_hit": record.cache_hit,
-        "outputs": {k: v.uri for k, v in record.outputs.items()},
-    }
+    return scheduled.small(record)
 
 
 def _outcome(record: StepRecord) -> str:

@@ -14,6 +14,7 @@ import textwrap
 from dataclasses import dataclass
 
 from pipec.ir import LiteralValue, Parameter, Pipeline
+from pipec.targets.json_target import docstring_text
 from pipec.targets.json_target import py_literal as _py
 
 ANNOTATIONS = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
@@ -163,14 +164,12 @@ def _description(pipeline: Pipeline) -> str:
 
 
 def _docstring(pipeline: Pipeline) -> str:
-    name = pipeline.name.replace("\\", "\\\\").replace('"', '\\"')
-    steps = (
+    name = docstring_text(pipeline.name)
+    steps = docstring_text(
         "\n".join(
             f"  {s.name}" + (f" (after {', '.join(s.parents)})" if s.parents else "")
             for s in pipeline.steps
         )
-        .replace("\\", "\\\\")
-        .replace('"""', '\\"\\"\\"')
     )
     return (
         f"{name}: a pipec pipeline as a Prefect 3 flow.\n\n"
@@ -194,4 +193,4 @@ def _dynamic_note(pipeline: Pipeline) -> str:
         "starts nothing) and each component call becomes a Prefect task run. The worker "
         "needs that file at that path and the modules it imports."
     )
-    return "\n".join(textwrap.wrap(text.replace("\\", "\\\\").replace('"', '\\"'), 86)) + "\n"
+    return "\n".join(textwrap.wrap(docstring_text(text), 86)) + "\n"

@@ -13,14 +13,13 @@ tags. The worker therefore needs the user's pipeline file where it was compiled
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import Any
 
 from pipec.capture.session import pipeline_logic
 from pipec.ir import Pipeline, Step
-from pipec.records import SUCCEEDED, StepRecord
-from pipec.runtime import runs
-from pipec.runtime.context import StepCall
+from pipec.records import SUCCEEDED, RunRecord, StepRecord
+from pipec.runtime import runs, scheduled
+from pipec.runtime.context import StepCall, StoredRun
 from pipec.runtime.lifecycle import AttemptFn
 from pipec.runtime.runner import PipelineRun, RunOptions, run_logic
 from pipec.runtime.start import Logic
@@ -35,10 +34,9 @@ from pipec_prefect import runtime
 
 def run_pipeline_logic(
     pipeline: Pipeline, params: dict[str, Any], store: Store, project_dir: str
-) -> dict[str, Any] | State:
-    """The flow body of a dynamic pipeline; returns small JSON, or a Failed state."""
-    path = Path(project_dir) / pipeline.source.file
-    logic = Logic(function=pipeline_logic(str(path), pipeline.name))
+) -> tuple[StoredRun, RunRecord]:
+    """A dynamic pipeline's run, its logic running here; the run and its final record."""
+    logic = Logic(function=pipeline_logic(pipeline, project_dir))
     options = RunOptions(
         target=runtime.TARGET,
         storage=store.url,
@@ -57,10 +55,7 @@ def run_pipeline_logic(
         record = logic.failed_run.record  # the logic raised: recorded as the run's error
     finally:
         opened = runtime.OPEN_RUNS.pop(run_id, None)
-    runtime.publish(opened or runtime.scheduled.open_run(store.url, pipeline.name, run_id), record)
-    if record.status != "completed":
-        return Failed(message=f"pipeline {pipeline.name!r} {record.status}: {record.error}")
-    return {"run_id": run_id, "status": record.status, "storage": store.url}
+    return opened or scheduled.open_run(store.url, pipeline.name, run_id), record
 
 
 class TaskAttempts:
@@ -118,11 +113,11 @@ def attempt_task(
     time_limit: float | None,
 ) -> dict[str, Any] | State:
     """Attempt `number` of a step of a dynamic pipeline, in a watched step process."""
-    run = runtime.OPEN_RUNS.get(run_id) or runtime.scheduled.open_run(storage, pipeline, run_id)
+    run = runtime.OPEN_RUNS.get(run_id) or scheduled.open_run(storage, pipeline, run_id)
     call = StepCall(
         store=run.store.url, pipeline=pipeline, run_id=run_id, step=step, project_dir=project_dir
     )
     record = runtime.watched(run, call)(number, time_limit)
     if record.status not in SUCCEEDED:
         return Failed(message=f"step {step!r} {record.status}: {record.error}")
-    return runtime.small(record)
+    return scheduled.small(record)

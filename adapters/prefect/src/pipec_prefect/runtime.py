@@ -97,7 +97,19 @@ def run_pipeline(
     if is_dynamic(pipeline):
         from pipec_prefect.logic import run_pipeline_logic
 
-        return run_pipeline_logic(pipeline, params, store, project_dir)
+        run, record = run_pipeline_logic(pipeline, params, store, project_dir)
+    else:
+        run, record = _run_graph(pipeline, params, store, project_dir)
+    publish(run, record)
+    if record.status != "completed":
+        return Failed(message=f"pipeline {pipeline.name!r} {record.status}: {record.error}")
+    return {"run_id": run.run_id, "status": record.status, "storage": store.url}
+
+
+def _run_graph(
+    pipeline: Pipeline, params: dict[str, Any], store: Store, project_dir: str
+) -> tuple[StoredRun, RunRecord]:
+    """A pipeline whose steps the IR lists: a task per step, then the run concluded."""
     run, record = runs.begin(store, pipeline, run_id(flow_run.id), TARGET, params)
     scheduled.write_specs(run, record)
     get_run_logger().info("pipec: run %s of %r in %s", run.run_id, pipeline.name, store.url)
@@ -107,11 +119,7 @@ def run_pipeline(
             future.wait()
     finally:
         del OPEN_RUNS[run.run_id]
-    record = scheduled.conclude(run, replay_from=project_dir)  # a decorator pipeline's prints
-    publish(run, record)
-    if record.status != "completed":
-        return Failed(message=f"pipeline {pipeline.name!r} {record.status}: {record.error}")
-    return {"run_id": run.run_id, "status": record.status, "storage": store.url}
+    return run, scheduled.conclude(run, replay_from=project_dir)  # a decorator pipeline's prints
 
 
 def submit_steps(run: StoredRun, project_dir: str) -> dict[str, PrefectFuture[Any]]:
@@ -187,22 +195,15 @@ def step_task(
     )
     if node.status == "running":
         raise StepRetry(f"step {step!r} attempt {len(record.attempts)} failed: {record.error}")
+    data = scheduled.small(record)
     if record.status == "skipped":
-        return Completed(name="Skipped", message=record.error, data=small(record))
+        return Completed(name="Skipped", message=record.error, data=data)
     if record.status == "cached":
         message = f"reused the outputs of {record.cached_from} (cache key {record.cache_key})"
-        return Completed(name="Cached", message=message, data=small(record))
+        return Completed(name="Cached", message=message, data=data)
     if record.status != "completed":
-        return Failed(message=f"step {step!r} {record.status}: {record.error}", data=small(record))
-    return small(record)
-
-
-def small(record: StepRecord) -> dict[str, Any]:
-    return {
-        "status": record.status,
-        "cache_hit": record.cache_hit,
-        "outputs": {k: v.uri for k, v in record.outputs.items()},
-    }
+        return Failed(message=f"step {step!r} {record.status}: {record.error}", data=data)
+    return data
 
 
 def watched(run: StoredRun, call: StepCall) -> AttemptFn:

@@ -165,16 +165,19 @@ def capture_file(path: str, *, dynamic: bool = False) -> CaptureSession:
     return session
 
 
-def pipeline_logic(path: str, name: str) -> Callable[..., Any]:
-    """The function of decorator pipeline `name` in the file at `path` (the file runs in
-    capture mode, so nothing in it starts a run): a target that runs the logic calls it,
-    with its module's globals, while a live run is active."""
+def pipeline_logic(pipeline: Pipeline, project_dir: str) -> Callable[..., Any]:
+    """The function of decorator pipeline `pipeline`, from its file under `project_dir`,
+    where it was compiled (the file runs in capture mode, so nothing in it starts a run):
+    a target that runs or replays the logic calls it, with its module's globals."""
+    path = os.path.join(project_dir, pipeline.source.file)
+    if not os.path.isfile(path):
+        raise UsageError(f"the pipeline file {path} is not on this machine")
     session = capture_file(path, dynamic=True)
     try:
-        return session.logic[session.aliases.get(name, name)]
+        return session.logic[session.aliases.get(pipeline.name, pipeline.name)]
     except KeyError:
         raise UsageError(
-            f"{display_path(path)} no longer defines the decorator pipeline {name!r}"
+            f"{display_path(path)} no longer defines the decorator pipeline {pipeline.name!r}"
         ) from None
 
 

@@ -18,7 +18,6 @@ import __future__
 import ast
 import builtins
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from lazy_object_proxy import Proxy
@@ -123,11 +122,8 @@ def module_globals(run: StoredRun, project_dir: str) -> dict[str, Any] | None:
     from pipec.capture.session import pipeline_logic
     from pipec.errors import PipelineError, UsageError
 
-    path = Path(project_dir) / run.pipeline.source.file
-    if not path.is_file():
-        return None
     try:
-        return pipeline_logic(str(path), run.pipeline.name).__globals__
+        return pipeline_logic(run.pipeline, project_dir).__globals__
     except (PipelineError, UsageError):
         return None
 

@@ -212,15 +212,28 @@ def run_step(
     return node, record
 
 
-def outcome(run: StoredRun, step: Step) -> tuple[Node, StepRecord]:
-    """The step's node and final record; a step whose task never ran counts as aborted."""
-    try:
-        record = run.step_record(step.name)
-    except LookupError:
-        record = StepRecord(
-            name=step.name, id=run.files.step_id(step.name), status="aborted", error="never ran"
-        )
-    return Node.of(step), record
+def small(record: StepRecord) -> dict[str, Any]:
+    """What a step's engine task hands on (XCom, a task's result): status, cache hit and
+    output URIs, never the data."""
+    return {
+        "status": record.status,
+        "cache_hit": record.cache_hit,
+        "outputs": {k: v.uri for k, v in record.outputs.items()},
+    }
+
+
+def outcomes(run: StoredRun, record: RunRecord) -> list[tuple[Node, StepRecord]]:
+    """Each step of the run (those its logic added too) with its node and final record; a
+    step whose task never ran counts as aborted."""
+    found = []
+    for name in record.steps:
+        try:
+            step = run.step_record(name)
+        except LookupError:
+            step = StepRecord(name=name, id=run.files.step_id(name), status="aborted",
+                              error="never ran")  # fmt: skip
+        found.append((Node.of(run.step(name)), step))
+    return found
 
 
 def conclude(run: StoredRun, *, replay_from: str | None = None) -> RunRecord:
@@ -235,7 +248,7 @@ def conclude(run: StoredRun, *, replay_from: str | None = None) -> RunRecord:
     """
     record = run.run_record()
     record.status = "running"  # a `stop` marked it; `conclude` says what the outcome was
-    steps = [outcome(run, step) for step in run.pipeline.steps]
+    steps = outcomes(run, record)
     controller = run.pipeline.controller
     if replay_from is not None and controller is not None:
         missing = replay.missing_globals(controller)
@@ -289,5 +302,5 @@ def return_value(run: StoredRun) -> StoredValue | None:
 def summary(run: StoredRun) -> tuple[RunRecord, dict[str, Any]]:
     """The run record and the `--json` summary, the same shape as the local target's."""
     record = run.run_record()
-    steps = [outcome(run, run.step(name))[1] for name in record.steps]  # added ones too
+    steps = [step for _, step in outcomes(run, record)]
     return record, runs.summary(run, record, steps)

@@ -52,6 +52,11 @@ def py_literal(value: Any) -> str:
     return repr(value)
 
 
+def docstring_text(text: str) -> str:
+    """Text as it must appear inside a generated triple-quoted docstring to read as itself."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 class JsonTarget:
     name = "json"
     description = "the pipeline IR as JSON (input for other tools)"
