@@ -4,6 +4,7 @@ was when the server started, and they end or are killed like any process."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import textwrap
 import threading
@@ -123,30 +124,181 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
-def test_attempts_start_in_a_spare_forked_ahead_and_survive_its_loss(tmp_path: Path) -> None:
+def test_a_spare_waits_for_the_next_attempt_and_its_loss_is_survived(tmp_path: Path) -> None:
     call = StepCall(
         store=str(tmp_path / "nothing"), pipeline="p", run_id="r", step="s", project_dir="."
     )
-    forkserver.spawn(call, 1).wait(timeout=60)  # the server is up, with its spare
+    forkserver.spawn(call, 1).wait(timeout=60)  # the server is up, with a spare
     server = forkserver._client().server.pid
     deadline = time.monotonic() + 30
-    while len(spares := _children(server)) != 1 and time.monotonic() < deadline:
+    while len(waiting := _children(server)) < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
-    (spare,) = spares
-    proc = forkserver.spawn(call, 1)
-    assert proc.pid == spare  # the attempt went to the child waiting for it
-    assert proc.wait(timeout=60) == 1
-    while len(spares := _children(server)) != 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    (next_spare,) = spares
-    assert next_spare != spare
-    os.kill(next_spare, 9)  # a spare lost while it waits: the next attempt gets a new one
-    while Path(f"/proc/{next_spare}").exists() and time.monotonic() < deadline:
+    for pid in waiting:  # every process waiting for an attempt is lost
+        with contextlib.suppress(ProcessLookupError):  # or retired, and gone already
+            os.kill(pid, 9)
+    while any(Path(f"/proc/{pid}").exists() for pid in waiting) and time.monotonic() < deadline:
         time.sleep(0.05)  # reaped by the server
     proc = forkserver.spawn(call, 1)
+    assert proc.pid not in waiting
     assert proc.stdout is not None
     assert "FileNotFoundError" in proc.stdout.read()
     assert proc.wait(timeout=60) == 1
+
+
+REUSE = """
+from pipec import PipelineController
+
+def dirty():
+    import os, sys
+    os.environ["PIPEC_LEFT_BEHIND"] = "1"
+    sys.path.insert(0, "/left/behind")
+    sys.argv.append("left-behind")
+    return os.getpid()
+
+def clean(pid):
+    import os, sys
+    return [
+        pid == os.getpid(),
+        "PIPEC_LEFT_BEHIND" in os.environ,
+        "/left/behind" in sys.path,
+        "left-behind" in sys.argv,
+    ]
+
+def threads():
+    import os, threading, time
+    threading.Thread(target=time.sleep, args=(0.5,)).start()
+    return os.getpid()
+
+def after(pid):
+    import os
+    return pid == os.getpid()
+
+def fails(log):
+    import os
+    with open(log, "a") as out:
+        out.write(f"{os.getpid()}\\n")
+    raise RuntimeError("planned")
+
+pipe = PipelineController(name="reuse", project="tests")
+pipe.add_parameter("log", "")
+pipe.add_function_step(name="dirty", function=dirty, function_return=["pid"])
+pipe.add_function_step(name="clean", function=clean, function_kwargs=dict(pid="${dirty.pid}"),
+                       function_return=["seen"])
+pipe.add_function_step(name="threads", function=threads, function_return=["pid"],
+                       parents=["clean"])
+pipe.add_function_step(name="after", function=after, function_kwargs=dict(pid="${threads.pid}"),
+                       function_return=["same"])
+pipe.add_function_step(name="fails", function=fails, function_kwargs=dict(log="${pipeline.log}"),
+                       retry_on_failure=1, parents=["after"])
+"""
+
+
+def run_reuse(tmp_path: Path) -> tuple[dict[str, object], list[str]]:
+    tmp_path.mkdir(exist_ok=True)
+    path = tmp_path / "reuse.py"
+    path.write_text(textwrap.dedent(REUSE))
+    log = tmp_path / "pids.log"
+    store = tmp_path / "store"
+    options = RunOptions(target="local", storage=str(store), params={"log": str(log)}, quiet=True)
+    result = get_target("local").run(load_pipeline(str(path)), options, Logic())
+    run = scheduled.open_run(str(store), "reuse", result.summary["run_id"])
+    values = {}
+    for step, output in (("dirty", "pid"), ("clean", "seen"), ("after", "same")):
+        values[step] = run.load(run.step_record(step).outputs[output])
+    return values, log.read_text().split()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork: plain subprocesses")
+def test_a_step_process_takes_the_next_attempt_with_nothing_of_the_last(tmp_path: Path) -> None:
+    """A completed attempt's process runs the next one (the chain's next step); the
+    environment, `sys.path` and `sys.argv` the last step changed are the caller's again."""
+    values, _ = run_reuse(tmp_path)
+    assert values["clean"] == [True, False, False, False]
+
+
+PID = """
+from pipec import PipelineController
+
+def pid():
+    import os
+    return os.getpid()
+
+pipe = PipelineController(name="pid", project="tests")
+pipe.add_function_step(name="pid", function=pid, function_return=["pid"])
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork: plain subprocesses")
+def test_a_step_process_serves_one_run(tmp_path: Path) -> None:
+    """A later run, perhaps of an edited pipeline, gets processes with fresh imports."""
+    path = tmp_path / "pid.py"
+    path.write_text(textwrap.dedent(PID))
+    pids = []
+    for _ in range(2):
+        options = RunOptions(target="local", storage=str(tmp_path / "store"), quiet=True)
+        result = get_target("local").run(load_pipeline(str(path)), options, Logic())
+        run = scheduled.open_run(str(tmp_path / "store"), "pid", result.summary["run_id"])
+        pids.append(run.load(run.step_record("pid").outputs["pid"]))
+    assert pids[0] != pids[1]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork: plain subprocesses")
+def test_a_process_left_with_a_thread_or_a_failure_is_not_reused(tmp_path: Path) -> None:
+    values, failed = run_reuse(tmp_path)
+    assert values["after"] is False  # `threads` left one running: `after` got a new process
+    assert len(failed) == 2 and failed[0] != failed[1]  # the retry of a failure, likewise
+
+
+LATE_KILL = """
+from pipec import PipelineController
+
+def first():
+    import os
+    return os.getpid()
+
+def second(pid):
+    import os, time
+    time.sleep(1.5)
+    return pid == os.getpid()
+
+pipe = PipelineController(name="late-kill", project="tests")
+pipe.add_function_step(name="first", function=first, function_return=["pid"])
+pipe.add_function_step(name="second", function=second, function_kwargs=dict(pid="${first.pid}"),
+                       function_return=["same"])
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork: plain subprocesses")
+def test_a_kill_reaches_its_own_attempt_only(tmp_path: Path) -> None:
+    """A late kill of an attempt that has ended is not taken out on the next attempt its
+    process runs."""
+    path = tmp_path / "late_kill.py"
+    path.write_text(textwrap.dedent(LATE_KILL))
+    store = tmp_path / "store"
+    killed: list[int] = []
+
+    def kill_the_ended_attempts() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            records = list(store.glob("runs/*/*/steps/second/step.json"))
+            if records and '"running"' in records[0].read_text():
+                client = forkserver._client()
+                running = next(client.attempts) - 1  # `second`'s; all before it ended
+                killed.extend(range(running))
+                for attempt in killed:
+                    client.kill(attempt)
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_the_ended_attempts)
+    killer.start()
+    options = RunOptions(target="local", storage=str(store), quiet=True)
+    result = get_target("local").run(load_pipeline(str(path)), options, Logic())
+    killer.join()
+    assert killed  # `first`'s attempt among them
+    assert result.succeeded, result.summary
+    run = scheduled.open_run(str(store), "late-kill", result.summary["run_id"])
+    assert run.load(run.step_record("second").outputs["same"]) is True
 
 
 def test_the_warm_up_attempt_completes_and_leaves_nothing() -> None:

@@ -4,8 +4,8 @@
 every step's spec), `step` runs one step through `Lifecycle` (skip rules, cache,
 attempts, `retry_on_failure`) exactly as the local scheduler does, and `end`
 concludes the run record, replaying a decorator pipeline's logic with the run's
-values. Each attempt is a process of its own, forked from pipec's fork server as on
-the local target and watched by its task, so a pipeline stop or the time limit can
+values. Each attempt runs in a step process of pipec's fork server, as on the local
+target, watched by its task, so a pipeline stop or the time limit can
 kill it. Airflow only orders the tasks: every step task runs when its upstream tasks
 are done and asks the parents' records whether to run (`pipec.runtime.scheduled`,
 shared with the other engine adapters), so ClearML's continue / skip semantics are
@@ -88,7 +88,7 @@ def begin(pipeline_file: Path, storage: str | None, context: dict[str, Any]) -> 
 
 
 def _attempt(run: StoredRun, call: StepCall) -> AttemptFn:
-    """One attempt in a process of its own, watched (`scheduled.watch_attempt`), so a
+    """One attempt in a step process, watched (`scheduled.watch_attempt`), so a
     stop from another step's task (`abort_on_failure`) kills it. Airflow's
     `execution_timeout` is the time limit: its SIGALRM raises in this task's main thread,
     where the watch waits, and the attempt is killed and recorded aborted."""

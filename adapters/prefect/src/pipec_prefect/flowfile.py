@@ -174,12 +174,12 @@ def _docstring(pipeline: Pipeline) -> str:
     return (
         f"{name}: a pipec pipeline as a Prefect 3 flow.\n\n"
         "Each pipeline step is a Prefect task that runs the step through pipec's runtime\n"
-        "(skip rules, cache, attempts), each attempt in a process of its own forked from\n"
-        "pipec's fork server; tasks pass only small JSON (statuses, output URIs), the data\n"
-        "stays in the artifact store ($PIPEC_STORAGE unless STORAGE is set). Independent\n"
-        "steps run concurrently. The worker needs `pipec-prefect` installed and this file\n"
-        "and the IR file beside it; serve it with `flow.serve()` or deploy its flow\n"
-        "function with `prefect deploy`.\n\n"
+        "(skip rules, cache, attempts), each attempt in a step process of pipec's fork\n"
+        "server, out of the flow process; tasks pass only small JSON (statuses, output\n"
+        "URIs), the data stays in the artifact store ($PIPEC_STORAGE unless STORAGE is\n"
+        "set). Independent steps run concurrently. The worker needs `pipec-prefect`\n"
+        "installed and this file and the IR file beside it; serve it with `flow.serve()`\n"
+        "or deploy its flow function with `prefect deploy`.\n\n"
         + (_dynamic_note(pipeline) if is_dynamic(pipeline) else f"Steps:\n{steps}\n")
     )
 

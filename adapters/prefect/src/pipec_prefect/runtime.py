@@ -6,10 +6,11 @@ outcome (`allow_failure`), and concludes the run (replaying a decorator pipeline
 with the run's values, so its prints, `assert`s and return value are real). Every step
 task runs its step through `Lifecycle` (skip rules, cache, attempts) exactly as the local
 scheduler does, so ClearML's continue / skip semantics are the local target's by
-construction. An attempt is a process of its own, forked from pipec's fork server as on
-the local target (no interpreter start per step): a step's working directory, imports
-and crashes stay out of the flow process, a time limit can kill it, and concurrent
-steps really run in parallel.
+construction. An attempt runs in a step process of pipec's fork server, as on the local
+target (no interpreter start per step, and no fork either when a process that completed
+an attempt is free): a step's working directory, imports and crashes stay out of the
+flow process, a time limit or a pipeline stop can kill it, and concurrent steps really
+run in parallel.
 
 Prefect's own features carry the policies: `retry_on_failure` is the task's
 `retries` (each Prefect try is one attempt, in the same step record), `time_limit`
@@ -207,7 +208,7 @@ def step_task(
 
 
 def watched(run: StoredRun, call: StepCall) -> AttemptFn:
-    """One attempt in a process of its own, watched (`scheduled.watch_attempt`). Prefect
+    """One attempt in a step process, watched (`scheduled.watch_attempt`). Prefect
     enforces the time limit (`timeout_seconds`) by cancelling this thread: the process is
     killed and the attempt recorded aborted."""
     logger = get_run_logger()

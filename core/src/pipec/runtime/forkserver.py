@@ -2,26 +2,36 @@
 
 `python -m pipec.runtime.shim` costs ~0.3 s per attempt (interpreter start and pipec's
 imports) before the step does anything, which dwarfs small steps. Here one server
-process per pipec process (`python -m pipec.runtime.forkserver`) imports the shim once;
-each attempt is a fork of it. The attempt is still its own process, as ClearML's steps
-are: its own working directory and environment, killable on `time_limit` or a pipeline
-stop, a crash confined to it, and independent steps truly in parallel. The server is
-single-threaded and forks before anything starts threads, so forking it is safe (forking
-the engine's process, full of threads, would not be).
+process per pipec process (`python -m pipec.runtime.forkserver`) imports the shim once
+and forks step processes from itself. An attempt runs in a step process, never in the
+caller, as ClearML's steps do: in the caller's working directory and environment as they
+are when the attempt starts, killable on `time_limit` or a pipeline stop, a crash
+confined to it, independent steps truly in parallel. The server is single-threaded and
+forks before anything starts threads, so forking it is safe (forking the engine's
+process, full of threads, would not be).
+
+A step process runs one attempt at a time, and takes another of the same run when its
+attempt completed and left no (non-daemon) thread running: a fork, the pages a new process
+copies on its first run through the shim, and its exit cost ~8 ms of CPU on a small VM,
+more than the whole of pipec's own work for a step. Each attempt gets the caller's
+environment, working directory, `sys.path` and `sys.argv` afresh; what a step's code
+leaves in the modules it imported stays in that process, as in one of Prefect's or
+Celery's pool workers. A failed attempt's process is not reused, nor is one process used
+for two runs (a pipeline edited and run again in one Python session gets fresh imports).
+Up to `IDLE` processes wait for attempts; one is always forked and warmed ahead of need.
 
 `spawn` is what schedulers call; it gives a `StepProcess` with the part of
 `subprocess.Popen` they use, and falls back to a plain subprocess where there is no
 `fork` (Windows).
 
-The server keeps one child forked ahead of need (a spare, waiting for its attempt on a
-socket of its own), so an attempt starts without waiting for a fork (~5 ms for the
-server's size on a small VM), and forks the next spare while the attempt runs.
-
-Protocol, over a Unix socket pair: a message is a 4-byte length and JSON, optionally with
-file descriptors. `start` (with the attempt's stdout and status pipes) is answered with
-the child's pid; `kill` has no answer. The server writes each child's exit code (negative:
-the signal that ended it, as `Popen.returncode`) to its status pipe when it reaps it, so
-a kill can never reach a recycled pid.
+Protocol, over Unix socket pairs: a message is a 4-byte length and JSON, optionally with
+file descriptors. The caller's `start` (with the attempt's stdout and status pipes and an
+attempt id) is answered with the step process's pid; `kill` (an attempt id) has no answer.
+The server hands the attempt (and its stdout) to a step process on that process's own
+socket, which reports the attempt's exit status back on it; the server writes that status
+to the attempt's status pipe, or the process's exit code (negative: the signal that ended
+it, as `Popen.returncode`) when it died during the attempt. A kill names the attempt, so
+it never reaches a process's next attempt, nor a recycled pid.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import atexit
 import contextlib
 import gc
 import io
+import itertools
 import json
 import os
 import select
@@ -82,7 +93,7 @@ def spawn(call: StepCall, attempt: int) -> StepProcess:
             text=True,
             env=step_env(),
         )
-    return _client().start(args, step_env(), os.getcwd())
+    return _client().start(args, step_env(), os.getcwd(), call.run_id)
 
 
 def forward(proc: StepProcess, echo: Callable[[str], None]) -> None:
@@ -126,8 +137,11 @@ def _recv(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
 class ForkedProcess:
     """An attempt forked by the server: waited on through its status pipe."""
 
-    def __init__(self, client: _Client, pid: int, stdout: IO[str], status: int) -> None:
+    def __init__(
+        self, client: _Client, attempt: int, pid: int, stdout: IO[str], status: int
+    ) -> None:
         self._client = client
+        self._attempt = attempt
         self.pid = pid
         self.stdout: IO[str] | None = stdout
         self.returncode: int | None = None
@@ -147,7 +161,7 @@ class ForkedProcess:
 
     def kill(self) -> None:
         if self.returncode is None:
-            self._client.kill(self.pid)
+            self._client.kill(self._attempt)
 
 
 class _Client:
@@ -164,16 +178,19 @@ class _Client:
         theirs.close()
         self.sock = mine
         self.lock = threading.Lock()
+        self.attempts = itertools.count()
 
     def alive(self) -> bool:
         return self.server.poll() is None
 
-    def start(self, args: list[str], env: dict[str, str], cwd: str) -> ForkedProcess:
+    def start(self, args: list[str], env: dict[str, str], cwd: str, run: str) -> ForkedProcess:
         out_r, out_w = os.pipe()
         status_r, status_w = os.pipe()
+        attempt = next(self.attempts)
+        message = {"start": args, "env": env, "cwd": cwd, "id": attempt, "run": run}
         try:
             with self.lock:
-                _send(self.sock, {"start": args, "env": env, "cwd": cwd}, [out_w, status_w])
+                _send(self.sock, message, [out_w, status_w])
                 reply, _ = _recv(self.sock)
         except BaseException:
             os.close(out_r)
@@ -187,11 +204,11 @@ class _Client:
             os.close(status_r)
             raise OSError(f"pipec fork server: {reply['error']}")
         stdout = open(out_r, encoding="utf-8", errors="replace")  # noqa: SIM115 (the caller's)
-        return ForkedProcess(self, reply["pid"], stdout, status_r)
+        return ForkedProcess(self, attempt, reply["pid"], stdout, status_r)
 
-    def kill(self, pid: int) -> None:
+    def kill(self, attempt: int) -> None:
         with self.lock, contextlib.suppress(OSError):
-            _send(self.sock, {"kill": pid})
+            _send(self.sock, {"kill": attempt})
 
     def close(self) -> None:
         self.sock.close()  # the server kills what still runs and exits
@@ -216,24 +233,25 @@ def _client() -> _Client:
 # ------------------------------------------------------------------ the server side
 
 
-def _child(message: dict[str, Any], out: int, start_dir: str) -> int:
-    """In the forked child: become `python -m pipec.runtime.shim ARGS` started in `cwd`."""
+def _attempt(message: dict[str, Any], out: int, start_dir: str, base_path: list[str]) -> int:
+    """In a step process: run one attempt as `python -m pipec.runtime.shim ARGS` started in
+    the caller's directory with the caller's environment would; its exit status."""
     from pipec.runtime import shim
 
     os.dup2(out, 1)
     os.dup2(out, 2)
     os.close(out)
-    for stream in (sys.stdout, sys.stderr):
-        stream.reconfigure(line_buffering=True, write_through=True)  # type: ignore[union-attr]
     os.environ.clear()
     os.environ.update(message["env"])
     # fsspec reads its `FSSPEC_<PROTOCOL>...` settings (storage credentials, endpoints)
     # from the environment when imported: read them from this attempt's, as a new
     # interpreter would
+    fsspec.config.conf.clear()
+    fsspec.config.set_conf_files(fsspec.config.conf_dir, fsspec.config.conf)
     fsspec.config.set_conf_env(fsspec.config.conf)
     os.chdir(message["cwd"])
     # `python -m` puts the directory it starts in first on sys.path
-    sys.path[:] = [message["cwd"] if p == start_dir else p for p in sys.path]
+    sys.path[:] = [message["cwd"] if p == start_dir else p for p in base_path]
     sys.argv[:] = ["-m", *message["start"]]
     try:
         return shim.main(message["start"])
@@ -244,8 +262,116 @@ def _child(message: dict[str, Any], out: int, start_dir: str) -> int:
         return 1
 
 
+def _leaves_threads() -> bool:
+    """Whether the attempt left a thread running that would outlive it in a new process
+    too (a non-daemon one): such a process is not given another attempt."""
+    main = threading.main_thread()
+    return any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate())
+
+
+def _work(sock: socket.socket, start_dir: str, warm: bool) -> int:
+    """A step process: run the attempts the server hands over, one at a time, reporting
+    each one's exit status, until the server closes the socket or an attempt leaves the
+    process unfit for another (it failed, or it left a thread running)."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(line_buffering=True, write_through=True)  # type: ignore[union-attr]
+    if warm and not select.select([sock], [], [], 0)[0]:  # no attempt waiting for it yet
+        _warm_up()
+    base_path = list(sys.path)
+    null = os.open(os.devnull, os.O_WRONLY)
+    while True:
+        try:
+            message, (out,) = _recv(sock)
+        except (EOFError, ConnectionError):  # the server retired it, or is gone
+            return 0
+        code = _attempt(message, out, start_dir, base_path)
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os.dup2(null, 1)  # the attempt's output ends here: its reader sees the end
+        os.dup2(null, 2)
+        fit = code == 0 and not _leaves_threads()
+        try:
+            _send(sock, {"code": code, "again": fit})
+        except OSError:
+            return code
+        if not fit:
+            return code
+
+
+@dataclass
+class _Worker:
+    """A step process as the server sees it: its pid, the socket it is reached on, and the
+    run its attempts were of (None: it has had none)."""
+
+    pid: int
+    sock: socket.socket
+    run: str | None = None
+
+
+@dataclass
+class _Busy:
+    """A step process running an attempt: where that attempt's exit status goes."""
+
+    worker: _Worker
+    status: int
+    attempt: int
+
+
+def _fork_worker(start_dir: str, *, warm: bool) -> _Worker | None:
+    """Fork a step process (`_work`); with `warm` it runs the warm-up attempt while it
+    waits for its first. None if the fork fails."""
+    mine, its = socket.socketpair()
+    try:
+        pid = os.fork()
+    except OSError:
+        mine.close()
+        its.close()
+        return None
+    if pid == 0:
+        code = 1
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            # none of the server's descriptors: its client socket, the other step
+            # processes' sockets, the attempts' status pipes
+            keep = its.fileno()
+            os.closerange(3, keep)
+            os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+            code = _work(its, start_dir, warm)
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+    its.close()
+    return _Worker(pid, mine)
+
+
+def _report(status: int, code: int) -> None:
+    """An attempt's exit status, to the caller waiting on `status`."""
+    with contextlib.suppress(OSError):
+        os.write(status, _CODE.pack(code))
+    os.close(status)
+
+
+def _pending(worker: _Worker) -> dict[str, Any] | None:
+    """The report a step process has sent and the server not read yet, if any."""
+    if not select.select([worker.sock], [], [], 0)[0]:
+        return None
+    try:
+        return _recv(worker.sock)[0]
+    except (EOFError, OSError):  # it died before reporting
+        return None
+
+
+IDLE = max(2, os.cpu_count() or 1)
+"""How many step processes wait for attempts at most; more are retired as they finish."""
+
+
 def serve(sock: socket.socket) -> None:
-    """Fork one child per `start`; report each one's exit code when it ends."""
+    """Give each `start` to an idle step process (forking one when none is idle), report
+    each attempt's exit status, and keep one warmed process ready for the next."""
     import pipec.runtime.shim  # noqa: F401 (the point of the server: imported once)
     from pipec import plugins
 
@@ -261,102 +387,101 @@ def serve(sock: socket.socket) -> None:
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so SIGCHLD wakes the loop
-    children: dict[int, int] = {}  # pid -> status pipe
-
-    def fork_spare() -> _Spare | None:
-        return _fork_spare([sock.fileno(), wake_r, wake_w, *children.values()], start_dir)
-
-    spare = fork_spare()
+    idle: list[_Worker] = []
+    busy: dict[int, _Busy] = {}
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ)
     selector.register(wake_r, selectors.EVENT_READ)
+
+    def spare() -> None:
+        if not idle and (worker := _fork_worker(start_dir, warm=True)) is not None:
+            idle.append(worker)
+
+    def finish(pid: int, code: int, again: bool) -> None:
+        """The attempt on `pid` ended with `code`: the process waits for another if it is
+        fit for one (`again`) and fewer than `IDLE` wait; else it goes."""
+        done = busy.pop(pid)
+        with contextlib.suppress(KeyError):
+            selector.unregister(done.worker.sock)
+        _report(done.status, code)
+        if again and len(idle) < IDLE:
+            idle.append(done.worker)
+        else:
+            done.worker.sock.close()  # it sees the end of its socket and exits
+
+    def take(run: str) -> _Worker | None:
+        """An idle process that has run only this run's attempts, or none yet: a later run
+        (the pipeline edited and run again in one Python session) must not find the
+        modules an earlier one imported. The others go."""
+        for worker in [w for w in idle if w.run not in (None, run)]:
+            idle.remove(worker)
+            worker.sock.close()
+        return idle.pop() if idle else _fork_worker(start_dir, warm=False)
+
+    def start(message: dict[str, Any], out: int, status: int) -> None:
+        worker = take(message["run"])
+        while worker is not None and not _hand_over(worker, message, out):
+            worker = _fork_worker(start_dir, warm=False)  # the idle one was gone
+        os.close(out)
+        if worker is None:
+            os.close(status)
+            _send(sock, {"error": "cannot fork a step process"})
+            return
+        worker.run = message["run"]
+        busy[worker.pid] = _Busy(worker, status, message["id"])
+        selector.register(worker.sock, selectors.EVENT_READ, worker.pid)
+        _send(sock, {"pid": worker.pid})
+        spare()  # the next attempt's, forked and warmed while this one runs
+
+    def kill(attempt: int) -> None:
+        for pid, running in list(busy.items()):
+            if running.attempt == attempt:
+                report = _pending(running.worker)
+                if report is None:  # still running: the kill reaches this attempt only
+                    os.kill(pid, signal.SIGKILL)
+                else:
+                    finish(pid, report["code"], report["again"])
+
+    spare()
     while True:
         for key, _ in selector.select():
             if key.fileobj == wake_r:
                 os.read(wake_r, 512)
-                ended = _reap(children)
-                if spare is not None and spare.pid in ended:  # killed while it waited
-                    spare.sock.close()
-                    spare = None
-                continue
-            try:
-                message, fds = _recv(sock)
-            except (EOFError, ConnectionError):  # the pipec process is gone: so are its steps
-                for pid in [*children, *([spare.pid] if spare else [])]:
-                    os.kill(pid, signal.SIGKILL)
-                return
-            if "kill" in message:
-                if message["kill"] in children:  # not reaped yet: the pid is still the child's
-                    os.kill(message["kill"], signal.SIGKILL)
-                continue
-            out, status = fds
-            child, spare = spare or fork_spare(), None
-            while child is not None and not _hand_over(child, message, out):
-                child = fork_spare()  # it was killed while it waited (not reaped yet)
-            if child is None:
-                os.close(out)
-                os.close(status)
-                _send(sock, {"error": "cannot fork a step process"})
-                continue
-            os.close(out)
-            children[child.pid] = status
-            _send(sock, {"pid": child.pid})
-            spare = fork_spare()  # the next attempt's, forked while this one runs
+                for pid, code in _reaped():
+                    if pid in busy:  # gone during its attempt, or right after reporting it
+                        report = _pending(busy[pid].worker)
+                        finish(pid, report["code"] if report else code, again=False)
+                    for worker in [w for w in idle if w.pid == pid]:  # killed while idle
+                        idle.remove(worker)
+                        worker.sock.close()
+            elif key.data is not None:  # a step process reports on its attempt
+                try:
+                    report, _ = _recv(busy[key.data].worker.sock)
+                except (EOFError, OSError):  # it died: its reaping reports the status
+                    selector.unregister(key.fileobj)
+                else:
+                    finish(key.data, report["code"], report["again"])
+            else:
+                try:
+                    message, fds = _recv(sock)
+                except (EOFError, ConnectionError):  # the pipec process is gone: so are its steps
+                    for pid in [*busy, *(w.pid for w in idle)]:
+                        os.kill(pid, signal.SIGKILL)
+                    return
+                if "kill" in message:
+                    kill(message["kill"])
+                else:
+                    start(message, *fds)
 
 
-@dataclass
-class _Spare:
-    """A child forked ahead of need, waiting on a socket of its own for its attempt."""
-
-    pid: int
-    sock: socket.socket
-
-
-def _hand_over(child: _Spare, message: dict[str, Any], out: int) -> bool:
-    """Give `child` its attempt, which starts at once; False if the child is gone."""
+def _hand_over(worker: _Worker, message: dict[str, Any], out: int) -> bool:
+    """Give `worker` its attempt, which starts at once; False if the process is gone."""
     try:
-        _send(child.sock, message, [out])
+        _send(worker.sock, message, [out])
         return True
     except OSError:
+        worker.sock.close()
         return False
-    finally:
-        child.sock.close()
-
-
-def _fork_spare(server_fds: list[int], start_dir: str) -> _Spare | None:
-    """Fork a child that waits for one `start` message (and its stdout) and then becomes
-    that attempt; `server_fds` are closed in it. None if the fork fails."""
-    mine, its = socket.socketpair()
-    try:
-        pid = os.fork()
-    except OSError:
-        mine.close()
-        its.close()
-        return None
-    if pid == 0:
-        code = 1
-        try:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            mine.close()
-            for fd in server_fds:
-                os.close(fd)
-            if not select.select([its], [], [], 0)[0]:  # no attempt waiting for it yet
-                _warm_up()
-            try:
-                message, (out,) = _recv(its)
-            except (EOFError, ConnectionError):  # the server ended before it had an attempt
-                code = 0
-            else:
-                its.close()
-                code = _child(message, out, start_dir)
-        finally:
-            with contextlib.suppress(Exception):
-                sys.stdout.flush()
-                sys.stderr.flush()
-            os._exit(code)
-    its.close()
-    return _Spare(pid, mine)
 
 
 def _warm_up() -> None:
@@ -404,8 +529,9 @@ def warm_up_attempt() -> StepRecord:
         store.remove("")
 
 
-def _reap(children: dict[int, int]) -> list[int]:
-    """Report the exit code of every child that ended; returns the pids reaped."""
+def _reaped() -> list[tuple[int, int]]:
+    """Every child that ended, with its exit status (negative: the signal that ended it,
+    as `Popen.returncode`)."""
     reaped = []
     while True:
         try:
@@ -414,12 +540,7 @@ def _reap(children: dict[int, int]) -> list[int]:
             return reaped
         if pid == 0:
             return reaped
-        reaped.append(pid)
-        fd = children.pop(pid, None)
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.write(fd, _CODE.pack(os.waitstatus_to_exitcode(status)))
-            os.close(fd)
+        reaped.append((pid, os.waitstatus_to_exitcode(status)))
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ class InProcess:
 
 
 class Subprocesses:
-    """`local`: each attempt is a process of its own on this machine (see `forkserver`)."""
+    """`local`: each attempt runs in a step process on this machine (see `forkserver`)."""
 
     serial = False
 

@@ -81,8 +81,8 @@ def watch_attempt(
     interrupts: tuple[type[BaseException], ...],
     interrupted: str,
 ) -> StepRecord:
-    """Attempt `number` of `call`'s step in a process of its own, forked from pipec's warm
-    fork server as on the local target, with the engine's task watching it.
+    """Attempt `number` of `call`'s step in a step process of pipec's fork server, as on
+    the local target, with the engine's task watching it.
 
     The engine's task cannot be reached by another task's `stop`, but it can notice it:
     the watch polls the run record and kills the attempt when the run was stopped
