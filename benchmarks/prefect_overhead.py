@@ -1,6 +1,7 @@
 """Per-step overhead of the `prefect` target against a hand-written Prefect flow.
 
     python benchmarks/prefect_overhead.py [--sizes 20 200] [--work-ms 20] [--repeat 3]
+                                          [--settle 1.5]
 
 (in the `prefect` environment: `pip install -e ./core -e ./adapters/prefect`).
 
@@ -12,8 +13,13 @@ doing the same work, passing values through futures, with the same task runner
 the same API server ($PREFECT_API_URL, else the ephemeral one, started before timing),
 interleaved, best of `--repeat`, so the printed ratios hold on a noisy machine.
 
+Back to back, a flow run often waits ~2 s to be created: the API server is still
+recording the last run's events in its database and answers with a retryable error, and
+Prefect's client retries after a pause. That hits either side at random and swamps the
+slope, so each timed run starts `--settle` seconds after the last one ended.
+
 Every flow run pays a floor (~1 s: creating the run, the heartbeat join at its end; on
-a busy machine ~3 s in some runs, for either side) whatever its steps do, and pipec a
+the server still busy, ~3 s) whatever its steps do, and pipec a
 little more per run (its run record, the flow-run artifacts); an empty flow shows the
 floor. "Per step" is the cost of one more step:
 (time at the big size - time at the small size) / (big - small), for each side, so
@@ -61,7 +67,9 @@ def hand_written(n: int, shape: str, loops: int) -> Callable[[], Any]:
     return pipeline
 
 
-def timed(call: Callable[[], Any]) -> float:
+def timed(call: Callable[[], Any], settle: float = 0.0) -> float:
+    """The wall time of `call`, started `settle` seconds after whatever ran before."""
+    time.sleep(settle)
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         call()
@@ -86,6 +94,9 @@ def main() -> None:
     parser.add_argument("--shapes", nargs="+", default=["fanout", "chain"])
     parser.add_argument("--work-ms", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs each")
+    parser.add_argument(
+        "--settle", type=float, default=1.5, help="seconds between runs, for the API server"
+    )
     args = parser.parse_args()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     logging.getLogger("prefect").setLevel(logging.ERROR)
@@ -95,9 +106,10 @@ def main() -> None:
         empty = hand_written(0, "fanout", loops)
         timed(empty)  # starts the ephemeral server, if it is the one used
         timed(through_pipec(pipeline_file(folder, "chain", 1, loops), str(folder / "warm")))
-        floor = min(timed(empty) for _ in range(args.repeat))
+        floor = min(timed(empty, args.settle) for _ in range(args.repeat))
         print(f"step body ~{args.work_ms:g} ms ({loops} loops), {os.cpu_count()} CPUs, "
-              f"flow-run floor {floor:.2f} s (an empty flow), best of {args.repeat}")  # fmt: skip
+              f"flow-run floor {floor:.2f} s (an empty flow), best of {args.repeat}, "
+              f"{args.settle:g} s between runs")  # fmt: skip
         print(f"{'shape':<8}{'steps':>12}{'hand':>10}{'pipec':>10}{'ratio':>7}")
         for shape in args.shapes:
             took: dict[str, list[float]] = {"hand": [], "pipec": []}
@@ -107,7 +119,8 @@ def main() -> None:
                 pipec = through_pipec(path, str(folder / "store"))  # no step caches: all run
                 h = p = float("inf")
                 for _ in range(args.repeat):
-                    h, p = min(h, timed(hand)), min(p, timed(pipec))
+                    h = min(h, timed(hand, args.settle))
+                    p = min(p, timed(pipec, args.settle))
                 took["hand"].append(h)
                 took["pipec"].append(p)
                 print(f"{shape:<8}{n:>12}{h:>9.2f}s{p:>9.2f}s{p / h:>7.2f}")

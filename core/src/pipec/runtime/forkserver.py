@@ -27,11 +27,12 @@ Up to `IDLE` processes wait for attempts; one is always forked and warmed ahead 
 Protocol, over Unix socket pairs: a message is a 4-byte length and JSON, optionally with
 file descriptors. The caller's `start` (with the attempt's stdout and status pipes and an
 attempt id) is answered with the step process's pid; `kill` (an attempt id) has no answer.
-The server hands the attempt (and its stdout) to a step process on that process's own
-socket, which reports the attempt's exit status back on it; the server writes that status
-to the attempt's status pipe, or the process's exit code (negative: the signal that ended
-it, as `Popen.returncode`) when it died during the attempt. A kill names the attempt, so
-it never reaches a process's next attempt, nor a recycled pid.
+The server hands the attempt, its stdout and its status pipe to a step process on that
+process's own socket. The process writes the attempt's exit status to the status pipe
+itself, then tells the server whether it can take another attempt; when it dies during
+the attempt, the server writes its exit code there instead (negative: the signal that
+ended it, as `Popen.returncode`). A kill names the attempt, so it never reaches a
+process's next attempt, nor a recycled pid.
 """
 
 from __future__ import annotations
@@ -281,7 +282,7 @@ def _work(sock: socket.socket, start_dir: str, warm: bool) -> int:
     null = os.open(os.devnull, os.O_WRONLY)
     while True:
         try:
-            message, (out,) = _recv(sock)
+            message, (out, status) = _recv(sock)
         except (EOFError, ConnectionError):  # the server retired it, or is gone
             return 0
         code = _attempt(message, out, start_dir, base_path)
@@ -290,9 +291,10 @@ def _work(sock: socket.socket, start_dir: str, warm: bool) -> int:
             sys.stderr.flush()
         os.dup2(null, 1)  # the attempt's output ends here: its reader sees the end
         os.dup2(null, 2)
+        _report(status, code)  # to the caller directly: the server is told after
         fit = code == 0 and not _leaves_threads()
         try:
-            _send(sock, {"code": code, "again": fit})
+            _send(sock, {"again": fit})
         except OSError:
             return code
         if not fit:
@@ -397,13 +399,17 @@ def serve(sock: socket.socket) -> None:
         if not idle and (worker := _fork_worker(start_dir, warm=True)) is not None:
             idle.append(worker)
 
-    def finish(pid: int, code: int, again: bool) -> None:
-        """The attempt on `pid` ended with `code`: the process waits for another if it is
-        fit for one (`again`) and fewer than `IDLE` wait; else it goes."""
+    def finish(pid: int, code: int | None, again: bool) -> None:
+        """The attempt on `pid` ended: its exit status is `code` when the process died
+        before it could write its own. The process waits for another attempt if it is fit
+        for one (`again`) and fewer than `IDLE` wait; else it goes."""
         done = busy.pop(pid)
         with contextlib.suppress(KeyError):
             selector.unregister(done.worker.sock)
-        _report(done.status, code)
+        if code is None:
+            os.close(done.status)
+        else:
+            _report(done.status, code)
         if again and len(idle) < IDLE:
             idle.append(done.worker)
         else:
@@ -420,7 +426,7 @@ def serve(sock: socket.socket) -> None:
 
     def start(message: dict[str, Any], out: int, status: int) -> None:
         worker = take(message["run"])
-        while worker is not None and not _hand_over(worker, message, out):
+        while worker is not None and not _hand_over(worker, message, out, status):
             worker = _fork_worker(start_dir, warm=False)  # the idle one was gone
         os.close(out)
         if worker is None:
@@ -440,7 +446,7 @@ def serve(sock: socket.socket) -> None:
                 if report is None:  # still running: the kill reaches this attempt only
                     os.kill(pid, signal.SIGKILL)
                 else:
-                    finish(pid, report["code"], report["again"])
+                    finish(pid, None, report["again"])
 
     spare()
     while True:
@@ -449,8 +455,8 @@ def serve(sock: socket.socket) -> None:
                 os.read(wake_r, 512)
                 for pid, code in _reaped():
                     if pid in busy:  # gone during its attempt, or right after reporting it
-                        report = _pending(busy[pid].worker)
-                        finish(pid, report["code"] if report else code, again=False)
+                        reported = _pending(busy[pid].worker) is not None
+                        finish(pid, None if reported else code, again=False)
                     for worker in [w for w in idle if w.pid == pid]:  # killed while idle
                         idle.remove(worker)
                         worker.sock.close()
@@ -460,7 +466,7 @@ def serve(sock: socket.socket) -> None:
                 except (EOFError, OSError):  # it died: its reaping reports the status
                     selector.unregister(key.fileobj)
                 else:
-                    finish(key.data, report["code"], report["again"])
+                    finish(key.data, None, report["again"])
             else:
                 try:
                     message, fds = _recv(sock)
@@ -474,10 +480,10 @@ def serve(sock: socket.socket) -> None:
                     start(message, *fds)
 
 
-def _hand_over(worker: _Worker, message: dict[str, Any], out: int) -> bool:
+def _hand_over(worker: _Worker, message: dict[str, Any], out: int, status: int) -> bool:
     """Give `worker` its attempt, which starts at once; False if the process is gone."""
     try:
-        _send(worker.sock, message, [out])
+        _send(worker.sock, message, [out, status])
         return True
     except OSError:
         worker.sock.close()
