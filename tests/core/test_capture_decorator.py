@@ -639,6 +639,30 @@ def test_nested_mutation_reaches_the_next_step() -> None:
     assert 0.01 in literals_in(config)
 
 
+def test_method_calls_on_a_step_output_reach_the_next_step() -> None:
+    """`items.append(4)`: the object a method may change means itself after the call."""
+    p = capture("method_mutation.py")
+    use = p.step("use")
+    assert use.inputs["items"] == expr(
+        "method",
+        expr(
+            "method",
+            expr("method", out("load", "items"), lit("append"), lit(4)),
+            lit("pop"),
+        ),
+        lit("sort"),
+    )
+    # `last = items.pop()` is the pop's result, taken from the list as it was then
+    assert use.inputs["last"] == expr(
+        "call",
+        expr("getattr", expr("method", out("load", "items"), lit("append"), lit(4)), lit("pop")),
+    )
+    config = use.inputs["config"]
+    assert isinstance(config, Expr) and config.op == "method"
+    assert config.kwargs == {"lr": lit(0.1)}
+    assert use.parents == ["load", "settings"]
+
+
 def test_component_applied_by_call() -> None:
     path = FIXTURES / "component_call_form.py"
     p = capture("component_call_form.py")

@@ -112,3 +112,21 @@ def test_logic_reading_module_globals_is_replayed_from_the_pipeline_file(
     else:  # the note says why; the return value is the traced expression of step outputs
         assert "reads THRESHOLD from its module, and uses_globals.py is not in" in printed
         assert state.load(final.return_value) == 6
+
+
+def test_method_calls_in_traced_logic_change_what_the_next_step_gets(tmp_path: Path) -> None:
+    """The traced graph, run step by step as an engine runs it, gives the step what the
+    live logic would: the list after `append`, `pop` and `sort`, the popped value, and the
+    dict after a nested `extend` and an `update`."""
+    pipeline = load_pipeline(str(PIPELINES / "decorator" / "method_mutation.py"))
+    store = Store.resolve(str(tmp_path / "store"))
+    state, record = runs.begin(store, pipeline, "run-1", "example-engine", {})
+    scheduled.write_specs(state, record)
+    for name in ("load", "settings", "use"):
+        node, _ = scheduled.run_step(
+            state, name, in_process(state, name), target="example-engine", refresh=False,
+            retry=False,
+        )  # fmt: skip
+        assert node.status == "completed", state.step_record(name).error
+    seen = state.load(state.step_record("use").outputs["seen"])
+    assert seen == {"items": [1, 2, 3], "last": 4, "config": {"layers": [8, 4, 2], "lr": 0.1}}

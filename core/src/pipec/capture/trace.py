@@ -14,12 +14,15 @@ from __future__ import annotations
 import ast
 import base64
 import contextvars
+import dis
+import functools
+import itertools
 import math
 import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 import cloudpickle
@@ -142,10 +145,10 @@ def _derived(op: str, parent: Deferred, key: Any) -> Deferred:
     return child
 
 
-def _rebind(proxy: Deferred, op: str, *args: Any) -> None:
+def _rebind(proxy: Deferred, op: str, *args: Any, **kwargs: Any) -> None:
     """Mutating a value in the logic: the proxy (and what it was taken from) now means
     the mutated value, so the next step sees the change."""
-    object.__setattr__(proxy, "_pipec_value", _expr(op, proxy, *args)._pipec_value)
+    object.__setattr__(proxy, "_pipec_value", _expr(op, proxy, *args, **kwargs)._pipec_value)
     origin = object.__getattribute__(proxy, "_pipec_origin")
     if origin is not None:
         parent, how, key = origin
@@ -223,7 +226,13 @@ class Deferred:
         return _derived("getitem", self, key)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Deferred:
-        return _expr("call", self, *args, **kwargs)
+        result = _expr("call", self, *args, **kwargs)
+        origin = object.__getattribute__(self, "_pipec_origin")
+        if origin is not None and origin[1] == "getattr" and _changes_object(origin[2]):
+            # the object now means itself after the call
+            receiver, _, name = origin
+            _rebind(receiver, "method", name, *args, **kwargs)
+        return result
 
     # -- mutation in the logic rebinds this value to the mutated one
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -275,6 +284,29 @@ OPERATORS: dict[str, Any] = {
     "divmod": divmod,
 }
 """The operator behind each arithmetic/comparison `Expr.op` (for whoever evaluates them)."""
+
+
+_CHANGE_AND_RETURN = frozenset({"pop", "popitem", "setdefault"})
+"""Methods of Python's containers that change their object and return something."""
+
+
+def _changes_object(method: str) -> bool:
+    """Whether a method call in the logic is taken to change its object: its result is
+    thrown away (`items.append(x)`, `config.update(...)`: called for what they do to the
+    object), or it is one of `_CHANGE_AND_RETURN`. A call whose result the logic uses
+    (`model.predict(x)`) is taken to leave its object as it was."""
+    frame = caller_frame()
+    return method in _CHANGE_AND_RETURN or frame.f_lasti in _discarding_calls(frame.f_code)
+
+
+@functools.cache
+def _discarding_calls(code: CodeType) -> frozenset[int]:
+    """The offsets of the calls in `code` whose result is popped right away."""
+    return frozenset(
+        call.offset
+        for call, after in itertools.pairwise(dis.get_instructions(code))
+        if call.opname.startswith("CALL") and after.opname == "POP_TOP"
+    )
 
 
 def _in_assert(frame: FrameType) -> bool:

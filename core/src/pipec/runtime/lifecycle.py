@@ -17,7 +17,7 @@ from typing import Any
 
 from pipec import cache, events
 from pipec.capture.trace import literal
-from pipec.ir import ArtifactRef, CallableSpec, OutputRef, Pipeline, Step, iter_refs
+from pipec.ir import ArtifactRef, CallableSpec, OutputRef, Pipeline, Step, Template, iter_refs
 from pipec.records import Attempt, StepRecord, StepStatus, jsonable
 from pipec.refs import render
 from pipec.runtime.context import StoredRun, load_callable
@@ -161,7 +161,9 @@ class Lifecycle:
                 where = record.outputs if isinstance(value, OutputRef) else record.artifacts
                 stored = where.get(value.name)
                 shown[name] = stored.uri if stored else None
-            elif any(isinstance(r, (OutputRef, ArtifactRef)) for r in refs):
+            elif isinstance(value, Template) and any(
+                isinstance(r, (OutputRef, ArtifactRef)) for r in refs
+            ):
                 shown[name] = render(value)
             else:
                 shown[name] = resolve(value, self.run)

@@ -114,6 +114,12 @@ def _mutated(op: str) -> Callable[..., Any]:
     return apply
 
 
+def _after_method(target: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """A method call the trace recorded (`x.append(v)`): make it, the result is the object."""
+    getattr(target, name)(*args, **kwargs)
+    return target
+
+
 _CALLS: dict[str, Callable[..., Any]] = {
     **OPERATORS,
     "getattr": getattr,
@@ -128,6 +134,7 @@ _CALLS: dict[str, Callable[..., Any]] = {
     "frozenset": lambda *items: frozenset(items),
     "dict": lambda *flat: dict(zip(flat[::2], flat[1::2], strict=True)),
     **{op: _mutated(op) for op in ("setitem", "delitem", "setattr")},
+    "method": _after_method,
 }
 
 
