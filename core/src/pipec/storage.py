@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import fsspec
@@ -23,17 +26,59 @@ class StorageManager:
         name: str | None = None,
         force_download: bool = False,
     ) -> str:
-        """A local path for any fsspec URL; remote files are downloaded once into a cache."""
+        """A local path for any fsspec URL; remote files are downloaded once into a cache.
+        With `extract_archive` (ClearML's default), a zip or tar file comes back as a
+        folder holding its content, extracted once into the cache."""
         fs, path = fsspec.core.url_to_fs(remote_url)
         if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
-            return path
-        digest = hashlib.sha256(remote_url.encode()).hexdigest()[:16]
-        target = (
-            cache_dir() / (cache_context or "global") / digest / (name or os.path.basename(path))
-        )
-        if force_download or not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".part")
-            fs.get(path, str(tmp), recursive=fs.isdir(path))
-            os.replace(tmp, target)
-        return str(target)
+            local = path
+        else:
+            digest = hashlib.sha256(remote_url.encode()).hexdigest()[:16]
+            folder = cache_dir() / (cache_context or "global") / digest
+            target = folder / (name or os.path.basename(path))
+            if force_download or not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(target.name + ".part")
+                fs.get(path, str(tmp), recursive=fs.isdir(path))
+                os.replace(tmp, target)
+            local = str(target)
+        fmt = _archive_format(local) if extract_archive and os.path.isfile(local) else None
+        return local if fmt is None else _extracted(local, fmt, cache_context)
+
+
+def _archive_format(path: str) -> str | None:
+    """The `shutil.unpack_archive` format of a file, by its name (.zip, .tar.gz, ...)."""
+    for fmt, extensions, _ in shutil.get_unpack_formats():
+        if any(path.endswith(ext) for ext in extensions):
+            return fmt
+    return None
+
+
+_TAR_FILTER = "filter" in inspect.signature(shutil.unpack_archive).parameters
+"""Python's tar filters (3.12, and security releases before it): with `data`, no member
+lands outside the folder, nor is a device or a link out of it."""
+
+
+def _extracted(archive: str, fmt: str, cache_context: str | None) -> str:
+    """The archive's content as a folder in the cache: extracted once per version of the
+    archive (its path, size and time), into a temporary folder renamed when complete, so
+    a folder that is there is whole."""
+    stat = os.stat(archive)
+    key = f"{os.path.abspath(archive)}:{stat.st_size}:{stat.st_mtime_ns}"
+    folder = cache_dir() / (cache_context or "global") / "extracted"
+    folder /= hashlib.sha256(key.encode()).hexdigest()[:16]
+    if not folder.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-")
+        try:
+            if fmt != "zip" and _TAR_FILTER:
+                shutil.unpack_archive(archive, tmp, fmt, filter="data")
+            else:  # zip members are kept inside the folder by `zipfile` itself
+                shutil.unpack_archive(archive, tmp, fmt)
+            os.replace(tmp, folder)
+        except OSError:
+            if not folder.exists():  # not another process extracting it at the same time
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return str(folder)
