@@ -1,6 +1,6 @@
 """Per-step overhead of the `prefect` target against a hand-written Prefect flow.
 
-    python benchmarks/prefect_overhead.py [--sizes 20 200] [--work-ms 20] [--repeat 3]
+    python benchmarks/prefect_overhead.py [--sizes 20 200] [--work-ms 20] [--repeat 5]
                                           [--settle 1.5]
 
 (in the `prefect` environment: `pip install -e ./core -e ./adapters/prefect`).
@@ -11,7 +11,8 @@ work; see `overhead.py`), chained (each step takes the previous result) or fanne
 doing the same work, passing values through futures, with the same task runner
 (Prefect's default `ThreadPoolTaskRunner`). Both sides run in this process against
 the same API server ($PREFECT_API_URL, else the ephemeral one, started before timing),
-interleaved, best of `--repeat`, so the printed ratios hold on a noisy machine.
+interleaved in rounds over sizes and sides, best of `--repeat`, so the printed ratios hold
+on a noisy machine.
 
 Back to back, a flow run often waits ~2 s to be created: the API server is still
 recording the last run's events in its database and answers with a retryable error, and
@@ -93,7 +94,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs=2, default=[20, 200], metavar=("N", "M"))
     parser.add_argument("--shapes", nargs="+", default=["fanout", "chain"])
     parser.add_argument("--work-ms", type=float, default=20.0)
-    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs each")
+    parser.add_argument("--repeat", type=int, default=5, help="best of this many runs each")
     parser.add_argument(
         "--settle", type=float, default=1.5, help="seconds between runs, for the API server"
     )
@@ -112,17 +113,23 @@ def main() -> None:
               f"{args.settle:g} s between runs")  # fmt: skip
         print(f"{'shape':<8}{'steps':>12}{'hand':>10}{'pipec':>10}{'ratio':>7}")
         for shape in args.shapes:
-            took: dict[str, list[float]] = {"hand": [], "pipec": []}
+            runs = {
+                n: (
+                    hand_written(n, shape, loops),
+                    through_pipec(pipeline_file(folder, shape, n, loops), str(folder / "store")),
+                )  # the store has no step caches: every step runs
+                for n in args.sizes
+            }
+            best = {(side, n): float("inf") for side in ("hand", "pipec") for n in args.sizes}
+            # rounds over every size and side, so a slow spell of the machine (minutes, on a
+            # shared VM) does not take all the samples of one of them
+            for _ in range(args.repeat):
+                for n, (hand, pipec) in runs.items():
+                    best["hand", n] = min(best["hand", n], timed(hand, args.settle))
+                    best["pipec", n] = min(best["pipec", n], timed(pipec, args.settle))
+            took = {side: [best[side, n] for n in args.sizes] for side in ("hand", "pipec")}
             for n in args.sizes:
-                path = pipeline_file(folder, shape, n, loops)
-                hand = hand_written(n, shape, loops)
-                pipec = through_pipec(path, str(folder / "store"))  # no step caches: all run
-                h = p = float("inf")
-                for _ in range(args.repeat):
-                    h = min(h, timed(hand, args.settle))
-                    p = min(p, timed(pipec, args.settle))
-                took["hand"].append(h)
-                took["pipec"].append(p)
+                h, p = best["hand", n], best["pipec", n]
                 print(f"{shape:<8}{n:>12}{h:>9.2f}s{p:>9.2f}s{p / h:>7.2f}")
             # the difference between the two sizes leaves out every per-run cost
             small, big = args.sizes

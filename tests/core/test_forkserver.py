@@ -173,6 +173,11 @@ def after(pid):
     import os
     return pid == os.getpid()
 
+def big():
+    import os
+    kept = b"x" * (600 << 20)
+    return os.getpid() + 0 * len(kept)
+
 def fails(log):
     import os
     with open(log, "a") as out:
@@ -188,8 +193,11 @@ pipe.add_function_step(name="threads", function=threads, function_return=["pid"]
                        parents=["clean"])
 pipe.add_function_step(name="after", function=after, function_kwargs=dict(pid="${threads.pid}"),
                        function_return=["same"])
+pipe.add_function_step(name="big", function=big, function_return=["pid"], parents=["after"])
+pipe.add_function_step(name="after_big", function=after,
+                       function_kwargs=dict(pid="${big.pid}"), function_return=["same"])
 pipe.add_function_step(name="fails", function=fails, function_kwargs=dict(log="${pipeline.log}"),
-                       retry_on_failure=1, parents=["after"])
+                       retry_on_failure=1, parents=["after_big"])
 """
 
 
@@ -203,7 +211,9 @@ def run_reuse(tmp_path: Path) -> tuple[dict[str, object], list[str]]:
     result = get_target("local").run(load_pipeline(str(path)), options, Logic())
     run = scheduled.open_run(str(store), "reuse", result.summary["run_id"])
     values = {}
-    for step, output in (("dirty", "pid"), ("clean", "seen"), ("after", "same")):
+    for step, output in (
+        ("dirty", "pid"), ("clean", "seen"), ("after", "same"), ("after_big", "same")
+    ):  # fmt: skip
         values[step] = run.load(run.step_record(step).outputs[output])
     return values, log.read_text().split()
 
@@ -243,9 +253,12 @@ def test_a_step_process_serves_one_run(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork: plain subprocesses")
-def test_a_process_left_with_a_thread_or_a_failure_is_not_reused(tmp_path: Path) -> None:
+def test_a_process_left_with_a_thread_a_failure_or_much_memory_is_not_reused(
+    tmp_path: Path,
+) -> None:
     values, failed = run_reuse(tmp_path)
     assert values["after"] is False  # `threads` left one running: `after` got a new process
+    assert values["after_big"] is False  # `big` grew its process past REUSE_MEMORY
     assert len(failed) == 2 and failed[0] != failed[1]  # the retry of a failure, likewise
 
 

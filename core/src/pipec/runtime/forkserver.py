@@ -16,9 +16,10 @@ copies on its first run through the shim, and its exit cost ~8 ms of CPU on a sm
 more than the whole of pipec's own work for a step. Each attempt gets the caller's
 environment, working directory, `sys.path` and `sys.argv` afresh; what a step's code
 leaves in the modules it imported stays in that process, as in one of Prefect's or
-Celery's pool workers. A failed attempt's process is not reused, nor is one process used
-for two runs (a pipeline edited and run again in one Python session gets fresh imports).
-Up to `IDLE` processes wait for attempts; one is always forked and warmed ahead of need.
+Celery's pool workers. A process is not reused after a failed attempt, nor once it grew
+past `REUSE_MEMORY`, nor for another run (a pipeline edited and run again in one Python
+session gets fresh imports). Up to `IDLE` processes wait for attempts; one is always
+forked and warmed ahead of need.
 
 `spawn` is what schedulers call; it gives a `StepProcess` with the part of
 `subprocess.Popen` they use, and falls back to a plain subprocess where there is no
@@ -270,10 +271,23 @@ def _leaves_threads() -> bool:
     return any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate())
 
 
+REUSE_MEMORY = 512 << 20
+"""A process that grew past this (in bytes, at its peak) is not given another attempt: what
+a big step leaves allocated (Python keeps much of it) would burden the next."""
+
+
+def _grew() -> bool:
+    import resource  # POSIX, as fork is
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB; bytes on macOS
+    return peak * (1 if sys.platform == "darwin" else 1024) > REUSE_MEMORY
+
+
 def _work(sock: socket.socket, start_dir: str, warm: bool) -> int:
     """A step process: run the attempts the server hands over, one at a time, reporting
     each one's exit status, until the server closes the socket or an attempt leaves the
-    process unfit for another (it failed, or it left a thread running)."""
+    process unfit for another (it failed, left a thread running, or grew past
+    `REUSE_MEMORY`)."""
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(line_buffering=True, write_through=True)  # type: ignore[union-attr]
     if warm and not select.select([sock], [], [], 0)[0]:  # no attempt waiting for it yet
@@ -292,7 +306,7 @@ def _work(sock: socket.socket, start_dir: str, warm: bool) -> int:
         os.dup2(null, 1)  # the attempt's output ends here: its reader sees the end
         os.dup2(null, 2)
         _report(status, code)  # to the caller directly: the server is told after
-        fit = code == 0 and not _leaves_threads()
+        fit = code == 0 and not _leaves_threads() and not _grew()
         try:
             _send(sock, {"again": fit})
         except OSError:
