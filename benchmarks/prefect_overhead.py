@@ -1,7 +1,7 @@
 """Per-step overhead of the `prefect` target against a hand-written Prefect flow.
 
     python benchmarks/prefect_overhead.py [--sizes 20 200] [--work-ms 20] [--repeat 5]
-                                          [--settle 1.5]
+                                          [--settle 1]
 
 (in the `prefect` environment: `pip install -e ./core -e ./adapters/prefect`).
 
@@ -15,9 +15,10 @@ interleaved in rounds over sizes and sides, best of `--repeat`, so the printed r
 on a noisy machine.
 
 Back to back, a flow run often waits ~2 s to be created: the API server is still
-recording the last run's events in its database and answers with a retryable error, and
-Prefect's client retries after a pause. That hits either side at random and swamps the
-slope, so each timed run starts `--settle` seconds after the last one ended.
+recording the last run's events in its database (the longer, the bigger that run) and
+answers with a retryable error, and Prefect's client retries after a pause. That would
+hit whichever run follows a big one and swamp the slope, so each timed run starts
+`--settle` seconds after the last one ended, and once the machine's CPUs are quiet.
 
 Every flow run pays a floor (~1 s: creating the run, the heartbeat join at its end; on
 the server still busy, ~3 s) whatever its steps do, and pipec a
@@ -68,9 +69,37 @@ def hand_written(n: int, shape: str, loops: int) -> Callable[[], Any]:
     return pipeline
 
 
-def timed(call: Callable[[], Any], settle: float = 0.0) -> float:
-    """The wall time of `call`, started `settle` seconds after whatever ran before."""
-    time.sleep(settle)
+def _busy() -> tuple[int, int] | None:
+    """The machine's (busy, total) CPU time so far, from Linux's /proc/stat."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def settle(seconds: float, quiet: float = 0.15, limit: float = 20.0) -> None:
+    """Wait `seconds`, then until the machine's CPUs are quiet (busy less than `quiet` of
+    a quarter second), at most `limit` seconds: the API server records the last run's
+    events after that run has ended, the more the bigger the run."""
+    time.sleep(seconds)
+    deadline = time.monotonic() + limit
+    before = _busy()
+    while before is not None and time.monotonic() < deadline:
+        time.sleep(0.25)
+        after = _busy()
+        assert after is not None
+        busy, total = after[0] - before[0], after[1] - before[1]
+        if total and busy / total < quiet:
+            return
+        before = after
+
+
+def timed(call: Callable[[], Any], wait: float = 0.0) -> float:
+    """The wall time of `call`, started once the machine has settled (`settle`)."""
+    if wait:
+        settle(wait)
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         call()
@@ -95,9 +124,7 @@ def main() -> None:
     parser.add_argument("--shapes", nargs="+", default=["fanout", "chain"])
     parser.add_argument("--work-ms", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=5, help="best of this many runs each")
-    parser.add_argument(
-        "--settle", type=float, default=1.5, help="seconds between runs, for the API server"
-    )
+    parser.add_argument("--settle", type=float, default=1.0, help="seconds between runs, at least")
     args = parser.parse_args()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     logging.getLogger("prefect").setLevel(logging.ERROR)
@@ -110,7 +137,7 @@ def main() -> None:
         floor = min(timed(empty, args.settle) for _ in range(args.repeat))
         print(f"step body ~{args.work_ms:g} ms ({loops} loops), {os.cpu_count()} CPUs, "
               f"flow-run floor {floor:.2f} s (an empty flow), best of {args.repeat}, "
-              f"{args.settle:g} s between runs")  # fmt: skip
+              f"each run after {args.settle:g} s and the CPUs quiet")  # fmt: skip
         print(f"{'shape':<8}{'steps':>12}{'hand':>10}{'pipec':>10}{'ratio':>7}")
         for shape in args.shapes:
             runs = {
