@@ -446,6 +446,9 @@ class PipelineDecorator:
         enable_local_imports: bool = True,
     ) -> Callable[..., Any]:
         frame = caller_frame()
+        # now, while the frame is at the decorator: when it is applied, Python 3.10 has
+        # moved on to the `def` line
+        decorator = decorator_location(frame.f_code.co_filename, frame.f_lineno)
         options = dict(
             default_queue=default_queue,
             pipeline_execution_queue=pipeline_execution_queue,
@@ -481,7 +484,7 @@ class PipelineDecorator:
                 project=project,
                 version=version,
                 options=options,
-                decorator=decorator_location(frame.f_code.co_filename, frame.f_lineno),
+                decorator=decorator,
                 decorator_file=frame.f_code.co_filename,
             )
 
