@@ -34,8 +34,8 @@ class StorageManager:
             local = path
         else:
             digest = hashlib.sha256(remote_url.encode()).hexdigest()[:16]
-            folder = cache_dir() / (cache_context or "global") / digest
-            target = folder / (name or os.path.basename(path))
+            target = cache_dir() / (cache_context or "global") / digest
+            target /= name or os.path.basename(path)
             if force_download or not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 tmp = target.with_name(target.name + ".part")
@@ -60,25 +60,32 @@ lands outside the folder, nor is a device or a link out of it."""
 
 
 def _extracted(archive: str, fmt: str, cache_context: str | None) -> str:
-    """The archive's content as a folder in the cache: extracted once per version of the
-    archive (its path, size and time), into a temporary folder renamed when complete, so
-    a folder that is there is whole."""
+    """The archive's content as a folder in the cache, once per version of the archive
+    (its path, size and time)."""
     stat = os.stat(archive)
     key = f"{os.path.abspath(archive)}:{stat.st_size}:{stat.st_mtime_ns}"
     folder = cache_dir() / (cache_context or "global") / "extracted"
-    folder /= hashlib.sha256(key.encode()).hexdigest()[:16]
-    if not folder.exists():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-")
+    return unpack_once(archive, folder / hashlib.sha256(key.encode()).hexdigest()[:16], fmt)
+
+
+def unpack_once(archive: str, target: Path, fmt: str = "zip") -> str:
+    """`archive` (a `shutil.unpack_archive` format) unpacked into `target`, unless it is
+    there: into a temporary folder renamed when complete, so a folder that is there is
+    whole, and a process that unpacked it at the same time wins."""
+    if target.is_dir():
+        return str(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-")
+    try:
+        if fmt != "zip" and _TAR_FILTER:
+            shutil.unpack_archive(archive, tmp, fmt, filter="data")
+        else:  # zip members are kept inside the folder by `zipfile` itself
+            shutil.unpack_archive(archive, tmp, fmt)
         try:
-            if fmt != "zip" and _TAR_FILTER:
-                shutil.unpack_archive(archive, tmp, fmt, filter="data")
-            else:  # zip members are kept inside the folder by `zipfile` itself
-                shutil.unpack_archive(archive, tmp, fmt)
-            os.replace(tmp, folder)
+            os.rename(tmp, target)
         except OSError:
-            if not folder.exists():  # not another process extracting it at the same time
+            if not target.is_dir():
                 raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return str(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return str(target)

@@ -36,7 +36,7 @@ from fsspec.registry import known_implementations
 from pydantic import BaseModel
 
 from pipec.records import StoredValue
-from pipec.storage import cache_dir
+from pipec.storage import cache_dir, unpack_once
 from pipec.store.serializers import SerializationError, Serializer, Unsupported, type_name
 
 DEFAULT_STORE = ".pipec/store"
@@ -273,24 +273,8 @@ class Store:
 
     def _extracted(self, stored: StoredValue) -> str:
         """A stored folder, unpacked once into the local cache."""
-        archive = self.local_path(stored)
         name = posixpath.basename(stored.uri).removesuffix(".zip")
-        target = cache_dir() / "store" / stored.hash / name
-        if target.is_dir():
-            return str(target)
-        tmp = target.with_name(f"{_TMP_PREFIX}{secrets.token_hex(8)}")
-        try:
-            tmp.mkdir(parents=True)
-            with zipfile.ZipFile(archive) as zf:
-                zf.extractall(tmp)
-            try:
-                os.rename(tmp, target)
-            except OSError:
-                if not target.is_dir():  # else another process unpacked it first
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return str(target)
+        return unpack_once(self.local_path(stored), cache_dir() / "store" / stored.hash / name)
 
 
 def _normalise(url: str) -> str:
