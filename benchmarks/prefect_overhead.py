@@ -20,10 +20,9 @@ answers with a retryable error, and Prefect's client retries after a pause. That
 hit whichever run follows a big one and swamp the slope, so each timed run starts
 `--settle` seconds after the last one ended, and once the machine's CPUs are quiet.
 
-Every flow run pays a floor (~1 s: creating the run, the heartbeat join at its end; on
-the server still busy, ~3 s) whatever its steps do, and pipec a
-little more per run (its run record, the flow-run artifacts); an empty flow shows the
-floor. "Per step" is the cost of one more step:
+Every flow run pays a floor (~1 s: creating the run, the heartbeat join at its end)
+whatever its steps do, and pipec a little more per run (its run record, the flow-run
+artifacts); an empty flow shows the floor. "Per step" is the cost of one more step:
 (time at the big size - time at the small size) / (big - small), for each side, so
 per-run costs drop out. The target to meet: pipec's per-step time at most 1.25x the
 hand-written flow's.

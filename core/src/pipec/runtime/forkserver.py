@@ -29,8 +29,9 @@ Protocol, over Unix socket pairs: a message is a 4-byte length and JSON, optiona
 file descriptors. The caller's `start` (with the attempt's stdout and status pipes and an
 attempt id) is answered with the step process's pid; `kill` (an attempt id) has no answer.
 The server hands the attempt, its stdout and its status pipe to a step process on that
-process's own socket. The process writes the attempt's exit status to the status pipe
-itself, then tells the server whether it can take another attempt; when it dies during
+process's own socket. The process tells the server whether it can take another attempt,
+then writes the attempt's exit status to the status pipe itself (so the server, before
+it hands out the caller's next attempt, knows the process is free); when it dies during
 the attempt, the server writes its exit code there instead (negative: the signal that
 ended it, as `Popen.returncode`). A kill names the attempt, so it never reaches a
 process's next attempt, nor a recycled pid.
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import copy
 import gc
 import io
 import itertools
@@ -235,7 +237,13 @@ def _client() -> _Client:
 # ------------------------------------------------------------------ the server side
 
 
-def _attempt(message: dict[str, Any], out: int, start_dir: str, base_path: list[str]) -> int:
+def _attempt(
+    message: dict[str, Any],
+    out: int,
+    start_dir: str,
+    base_path: list[str],
+    base_conf: dict[str, Any],
+) -> int:
     """In a step process: run one attempt as `python -m pipec.runtime.shim ARGS` started in
     the caller's directory with the caller's environment would; its exit status."""
     from pipec.runtime import shim
@@ -247,9 +255,9 @@ def _attempt(message: dict[str, Any], out: int, start_dir: str, base_path: list[
     os.environ.update(message["env"])
     # fsspec reads its `FSSPEC_<PROTOCOL>...` settings (storage credentials, endpoints)
     # from the environment when imported: read them from this attempt's, as a new
-    # interpreter would
+    # interpreter would, over what the process had before its first attempt
     fsspec.config.conf.clear()
-    fsspec.config.set_conf_files(fsspec.config.conf_dir, fsspec.config.conf)
+    fsspec.config.conf.update(copy.deepcopy(base_conf))
     fsspec.config.set_conf_env(fsspec.config.conf)
     os.chdir(message["cwd"])
     # `python -m` puts the directory it starts in first on sys.path
@@ -292,25 +300,25 @@ def _work(sock: socket.socket, start_dir: str, warm: bool) -> int:
         stream.reconfigure(line_buffering=True, write_through=True)  # type: ignore[union-attr]
     if warm and not select.select([sock], [], [], 0)[0]:  # no attempt waiting for it yet
         _warm_up()
-    base_path = list(sys.path)
+    base_path, base_conf = list(sys.path), copy.deepcopy(fsspec.config.conf)
     null = os.open(os.devnull, os.O_WRONLY)
     while True:
         try:
             message, (out, status) = _recv(sock)
         except (EOFError, ConnectionError):  # the server retired it, or is gone
             return 0
-        code = _attempt(message, out, start_dir, base_path)
+        code = _attempt(message, out, start_dir, base_path, base_conf)
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
         os.dup2(null, 1)  # the attempt's output ends here: its reader sees the end
         os.dup2(null, 2)
-        _report(status, code)  # to the caller directly: the server is told after
         fit = code == 0 and not _leaves_threads() and not _grew()
-        try:
+        try:  # the server first: it has this before the caller can ask for another attempt
             _send(sock, {"again": fit})
         except OSError:
-            return code
+            fit = False
+        _report(status, code)  # to the caller directly, not through the server
         if not fit:
             return code
 
@@ -371,16 +379,6 @@ def _report(status: int, code: int) -> None:
     os.close(status)
 
 
-def _pending(worker: _Worker) -> dict[str, Any] | None:
-    """The report a step process has sent and the server not read yet, if any."""
-    if not select.select([worker.sock], [], [], 0)[0]:
-        return None
-    try:
-        return _recv(worker.sock)[0]
-    except (EOFError, OSError):  # it died before reporting
-        return None
-
-
 IDLE = max(2, os.cpu_count() or 1)
 """How many step processes wait for attempts at most; more are retired as they finish."""
 
@@ -414,9 +412,10 @@ def serve(sock: socket.socket) -> None:
             idle.append(worker)
 
     def finish(pid: int, code: int | None, again: bool) -> None:
-        """The attempt on `pid` ended: its exit status is `code` when the process died
-        before it could write its own. The process waits for another attempt if it is fit
-        for one (`again`) and fewer than `IDLE` wait; else it goes."""
+        """The attempt on `pid` ended. `code` is the process's exit code when it died: it goes
+        to the attempt's status pipe, after the status the process wrote itself, if it did.
+        The process waits for another attempt if it is fit for one (`again`) and fewer
+        than `IDLE` wait; else it goes."""
         done = busy.pop(pid)
         with contextlib.suppress(KeyError):
             selector.unregister(done.worker.sock)
@@ -438,7 +437,26 @@ def serve(sock: socket.socket) -> None:
             worker.sock.close()
         return idle.pop() if idle else _fork_worker(start_dir, warm=False)
 
+    def collect(pid: int) -> None:
+        """The report of the process on `pid`, if it has sent one (an event of this round
+        may be stale: collected at a `start`, the process may be on its next attempt)."""
+        sock = busy[pid].worker.sock
+        if not select.select([sock], [], [], 0)[0]:
+            return
+        try:
+            report, _ = _recv(sock)
+        except (EOFError, OSError):  # it died: its reaping reports the status
+            with contextlib.suppress(KeyError):
+                selector.unregister(sock)
+        else:
+            finish(pid, None, report["again"])
+
     def start(message: dict[str, Any], out: int, status: int) -> None:
+        # the reports sent before the caller learnt its attempts ended: the processes that
+        # sent them are free for this one
+        ready = select.select([b.worker.sock for b in busy.values()], [], [], 0)[0]
+        for pid in [p for p, b in busy.items() if b.worker.sock in ready]:
+            collect(pid)
         worker = take(message["run"])
         while worker is not None and not _hand_over(worker, message, out, status):
             worker = _fork_worker(start_dir, warm=False)  # the idle one was gone
@@ -456,11 +474,9 @@ def serve(sock: socket.socket) -> None:
     def kill(attempt: int) -> None:
         for pid, running in list(busy.items()):
             if running.attempt == attempt:
-                report = _pending(running.worker)
-                if report is None:  # still running: the kill reaches this attempt only
+                collect(pid)  # it may have ended: a late kill reaches nothing
+                if pid in busy:  # still running: the kill reaches this attempt only
                     os.kill(pid, signal.SIGKILL)
-                else:
-                    finish(pid, None, report["again"])
 
     spare()
     while True:
@@ -468,19 +484,15 @@ def serve(sock: socket.socket) -> None:
             if key.fileobj == wake_r:
                 os.read(wake_r, 512)
                 for pid, code in _reaped():
-                    if pid in busy:  # gone during its attempt, or right after reporting it
-                        reported = _pending(busy[pid].worker) is not None
-                        finish(pid, None if reported else code, again=False)
+                    if pid in busy:  # gone during its attempt, or right after it
+                        # its exit code; the status it wrote itself, if it did, comes first
+                        finish(pid, code, again=False)
                     for worker in [w for w in idle if w.pid == pid]:  # killed while idle
                         idle.remove(worker)
                         worker.sock.close()
             elif key.data is not None:  # a step process reports on its attempt
-                try:
-                    report, _ = _recv(busy[key.data].worker.sock)
-                except (EOFError, OSError):  # it died: its reaping reports the status
-                    selector.unregister(key.fileobj)
-                else:
-                    finish(key.data, None, report["again"])
+                if key.data in busy:  # not collected at a `start` in this round
+                    collect(key.data)
             else:
                 try:
                     message, fds = _recv(sock)
