@@ -42,7 +42,7 @@ def pipec_dag(folder: Path, n: int) -> Path:
     source.write_text("\n".join(lines) + "\n")
     out = folder / f"pipec_{n}"
     out.mkdir()
-    dag_file, _ = AirflowTarget().compile(load_pipeline(str(source)), out, storage=str(folder))
+    dag_file, _ = AirflowTarget().compile(load_pipeline(str(source)), out, {"storage": str(folder)})
     return dag_file
 
 

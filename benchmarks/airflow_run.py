@@ -58,7 +58,7 @@ def pipec_dag(folder: Path, dags: Path, n: int, loops: int) -> Path:
     source = folder / "pipeline.py"
     source.write_text("\n".join(lines) + "\n")
     pipeline = load_pipeline(str(source))
-    dag_file, _ = AirflowTarget().compile(pipeline, dags, storage=str(folder / "store"))
+    dag_file, _ = AirflowTarget().compile(pipeline, dags, {"storage": str(folder / "store")})
     return dag_file
 
 

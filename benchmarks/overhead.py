@@ -1,12 +1,16 @@
 """Per-step overhead of the `debug` and `local` targets against calling the functions directly.
 
-    python benchmarks/overhead.py [--sizes 10 100] [--work-ms 20]
+    python benchmarks/overhead.py [--sizes 10 100] [--work-ms 20] [--attempts 40]
 
 Each pipeline is N steps of the same small function (about `--work-ms` of pure
 Python work) in two shapes: a chain (each step takes the previous result) and a
 fan-out (N independent steps). The baseline is the same functions called
 directly in this process, measured in the same run, so the printed ratios hold
 on a noisy shared machine. Overhead per step = (target time - direct time) / N.
+
+Then the cost of one attempt in each implementation of step processes
+(`pipec.runtime.processes`): a trivial step's attempt started and waited for, its
+output read, `--attempts` times after a warm-up, the implementations taking turns.
 """
 
 from __future__ import annotations
@@ -15,16 +19,21 @@ import argparse
 import contextlib
 import io
 import os
+import statistics
 import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
 
+from pipec.adapter import EngineRun
 from pipec.capture.session import load_pipeline
+from pipec.contract import Logic, RunOptions
 from pipec.plugins import get_target
-from pipec.runtime.runner import RunOptions
-from pipec.runtime.start import Logic
+from pipec.records import StepRecord
+from pipec.runtime.processes import IMPLEMENTATIONS
+from pipec.runtime.runstore import StepCall
+from pipec.store import Store
 
 STEP = """
 def work(x: int, loops: int) -> int:
@@ -87,11 +96,53 @@ def calibrate(work_ms: float) -> int:
     return max(1, int(work_ms / 1000 / per_loop))
 
 
+def attempt_call(folder: Path, how: str) -> StepCall:
+    """The call of a one-step run's step (`work` with one loop), set running for its
+    attempts, in a run of its own for `how`'s attempts."""
+    pipeline = load_pipeline(str(pipeline_file(folder, "attempt", 1, 1)))
+    store = Store.resolve(str(folder / "store-processes"))
+    run = EngineRun.begin(store, pipeline, f"attempts-{how}", "local", {})
+    step = run.pipeline.steps[0].name
+    run.state.write_step(StepRecord(name=step, id=run.state.files.step_id(step), status="running"))
+    return run.call(step, str(folder))
+
+
+def attempt_took(how: str, call: StepCall, number: int) -> float:
+    """Seconds from starting attempt `number` (what `spawn` starts for `how`) to having
+    read its output and its exit status."""
+    start = time.perf_counter()
+    proc = IMPLEMENTATIONS[how](call, number)
+    assert proc.stdout is not None
+    output = proc.stdout.read()
+    code = proc.wait()
+    took = time.perf_counter() - start
+    if code != 0:
+        sys.exit(f"attempt {number} through {how} exited with {code}:\n{output}")
+    return took
+
+
+def attempt_costs(folder: Path, attempts: int) -> None:
+    """Median and 90th percentile of an attempt's cost in each implementation."""
+    calls = {how: attempt_call(folder, how) for how in IMPLEMENTATIONS}
+    for how, call in calls.items():  # the warm-up (a fork server starts)
+        attempt_took(how, call, 1)
+    took: dict[str, list[float]] = {how: [] for how in IMPLEMENTATIONS}
+    for number in range(2, attempts + 2):
+        for how, call in calls.items():
+            took[how].append(attempt_took(how, call, number))
+    print(f"one-step run, {attempts} attempts each after a warm-up")
+    print(f"{'processes':<12}{'median ms':>10}{'p90 ms':>10}")
+    for how, times in took.items():
+        p90 = statistics.quantiles(times, n=10)[-1]
+        print(f"{how:<12}{statistics.median(times) * 1000:>10.1f}{p90 * 1000:>10.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--work-ms", type=float, default=20.0)
     parser.add_argument("--targets", nargs="+", default=["debug", "local"])
+    parser.add_argument("--attempts", type=int, default=40)
     args = parser.parse_args()
     loops = calibrate(args.work_ms)
     print(f"step body ~{args.work_ms:g} ms ({loops} loops), {os.cpu_count()} CPUs")
@@ -108,6 +159,7 @@ def main() -> None:
                     overhead_ms = (took - base) / n * 1000
                     print(f"{shape:<8}{n:>5}  {target:<7}{base:>10.3f}{took:>10.3f}"
                           f"{took / base:>8.2f}{overhead_ms:>18.1f}")  # fmt: skip
+        attempt_costs(folder, args.attempts)
 
 
 if __name__ == "__main__":

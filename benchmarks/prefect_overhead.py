@@ -44,8 +44,7 @@ from typing import Any
 
 from overhead import STEP, calibrate, pipeline_file
 from pipec.capture.session import load_pipeline
-from pipec.runtime.runner import RunOptions
-from pipec.runtime.start import Logic
+from pipec.contract import Logic, RunOptions
 from pipec_prefect.target import PrefectTarget
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE

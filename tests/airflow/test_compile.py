@@ -17,8 +17,8 @@ HERE = Path(__file__).resolve().parent
 EXAMPLES = ["examples/iris_functions.py", "examples/iris_pipeline.py"]
 
 
-def compile_to(path: str, out: Path) -> Path:
-    dag_file, data_file = AirflowTarget().compile(load_pipeline(path), out)
+def compile_to(path: str, out: Path, options: dict[str, str] | None = None) -> Path:
+    dag_file, data_file = AirflowTarget().compile(load_pipeline(path), out, options)
     assert data_file.name == dag_file.stem + ".pipec.json"
     return dag_file
 
@@ -71,11 +71,9 @@ def test_options_map_to_params_retries_queues_timeouts(tmp_path: Path) -> None:
     assert join.trigger_rule == "all_done"
 
 
-def test_queues_listed_in_the_pools_setting_get_their_pool(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(POOLS, "gpu=gpu_pool, cpu = cpu_pool,unused=other_pool")
-    compile_to(str(HERE / "pipelines" / "queues.py"), tmp_path)
+def test_queues_listed_in_the_pools_option_get_their_pool(tmp_path: Path) -> None:
+    pools = {POOLS: "gpu=gpu_pool, cpu = cpu_pool,unused=other_pool"}
+    compile_to(str(HERE / "pipelines" / "queues.py"), tmp_path, pools)
     dag = dagbag(tmp_path).dags["queues"]
     placed = {t.task_id: (t.queue, t.pool) for t in dag.tasks}
     assert placed["train"] == ("gpu", "gpu_pool")  # execution_queue
@@ -85,32 +83,32 @@ def test_queues_listed_in_the_pools_setting_get_their_pool(
 
 
 @pytest.mark.parametrize("value", ["gpu", "gpu=", "=gpu_pool", "gpu=a=b", "gpu=a,,cpu=b"])
-def test_a_malformed_pools_setting_is_a_usage_error(
-    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(POOLS, value)
+def test_a_malformed_pools_option_is_a_usage_error(value: str, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=f"^{POOLS}=.* is not QUEUE=POOL"):
-        compile_to(str(HERE / "pipelines" / "queues.py"), tmp_path)
+        compile_to(str(HERE / "pipelines" / "queues.py"), tmp_path, {POOLS: value})
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_cli_reports_a_bad_setting_without_a_traceback(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(POOLS, "gpu")
-    result = compile_cli(str(HERE / "pipelines" / "queues.py"), tmp_path)
+def test_the_cli_reports_a_bad_option_without_a_traceback(tmp_path: Path) -> None:
+    result = compile_cli(
+        str(HERE / "pipelines" / "queues.py"), tmp_path, "--option", f"{POOLS}=gpu"
+    )
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {POOLS}=")
     assert "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_queue_given_two_pools_is_a_usage_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(POOLS, "gpu=a,gpu=b")
+def test_a_queue_given_two_pools_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=f"^{POOLS}=.*: queue 'gpu' is given more than one pool"):
-        compile_to(str(HERE / "pipelines" / "queues.py"), tmp_path)
+        compile_to(str(HERE / "pipelines" / "queues.py"), tmp_path, {POOLS: "gpu=a,gpu=b"})
+
+
+def test_an_unknown_option_is_a_usage_error_naming_the_known_ones(tmp_path: Path) -> None:
+    result = compile_cli(str(HERE / "pipelines" / "queues.py"), tmp_path, "--option", "pool=x")
+    assert result.exit_code == 2
+    assert "target 'airflow' has no option 'pool'; its options: storage:" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_parse_imports_neither_pipec_nor_user_modules(tmp_path: Path) -> None:
@@ -132,8 +130,10 @@ def test_odd_step_names_become_valid_task_ids(tmp_path: Path) -> None:
     assert len(dagbag(tmp_path).dags) == 2
 
 
-def compile_cli(path: str, out: Path):
-    return CliRunner().invoke(app, ["compile", path, "--target", "airflow", "--out", str(out)])
+def compile_cli(path: str, out: Path, *extra: str):
+    return CliRunner().invoke(
+        app, ["compile", path, "--target", "airflow", "--out", str(out), *extra]
+    )
 
 
 def test_decisions_on_step_values_fail_to_compile_with_file_and_line(tmp_path: Path) -> None:

@@ -60,9 +60,9 @@ def bucket(s3: Any, request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def connection(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, Any]], None]:
-    """Defines the storage connection (`AIRFLOW_CONN_<ID>`) and names it at compile time,
-    in an environment without AWS credentials or fsspec settings; the fsspec settings the
-    tasks apply in this process are undone afterwards."""
+    """Defines the storage connection (`AIRFLOW_CONN_<ID>`; each test names it with the
+    compile option `storage_conn`), in an environment without AWS credentials or fsspec
+    settings; the fsspec settings the tasks apply in this process are undone afterwards."""
     for name in list(os.environ):
         if name.startswith(("AWS_", "FSSPEC_")):
             monkeypatch.delenv(name)
@@ -71,12 +71,15 @@ def connection(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, Any]], No
     for protocol in ("s3", "gs"):  # no settings yet; what the tasks set is undone afterwards
         monkeypatch.setenv(f"FSSPEC_{protocol.upper()}", "{}")
         monkeypatch.setitem(fsspec.config.conf, protocol, {})
-    monkeypatch.setenv(STORAGE_CONN, CONN_ID)
 
     def define(conn: dict[str, Any]) -> None:
         monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(conn))
 
     return define
+
+
+NAMED = ("--option", f"{STORAGE_CONN}={CONN_ID}")
+"""`pipec run`'s option naming the storage connection."""
 
 
 def stored(s3: Any, bucket: str, prefix: str) -> set[str]:
@@ -91,7 +94,8 @@ def test_a_dag_run_reaches_the_bucket_through_an_aws_connection(
         {"conn_type": "aws", "login": KEY, "password": SECRET, "extra": {"endpoint_url": endpoint}}
     )
     target = AirflowTarget()
-    written = target.compile(load_pipeline(REPLAY), dags_folder, storage=f"s3://{bucket}/pipec")
+    options = {"storage": f"s3://{bucket}/pipec", STORAGE_CONN: CONN_ID}
+    written = target.compile(load_pipeline(REPLAY), dags_folder, options)
     for path in written:
         text = path.read_text(encoding="utf-8")
         assert KEY not in text and SECRET not in text and endpoint not in text
@@ -117,7 +121,9 @@ def test_pipec_run_uses_storage_options_from_any_connection(
     options = {"key": KEY, "secret": SECRET, "client_kwargs": {"endpoint_url": endpoint}}
     connection({"conn_type": "generic", "extra": {"storage_options": options}})
     storage = f"s3://{bucket}/pipec"
-    code, summary = pipec_run(REPLAY, "--target", "airflow", "--storage", storage, "-p", "x=4")
+    code, summary = pipec_run(
+        REPLAY, "--target", "airflow", "--storage", storage, "-p", "x=4", *NAMED
+    )
     assert (code, summary["status"]) == (0, "completed"), summary
     assert summary["return_value"] == {"total": 90, "parts": [4, 5]}
     assert summary["steps"]["add"]["outputs"]["total"].startswith(f"{storage}/runs/replay/")
@@ -149,7 +155,7 @@ def test_a_connection_with_no_settings_for_the_store_is_a_clear_error(
 
     connection(conn)
     result = CliRunner().invoke(
-        app, ["run", REPLAY, "--target", "airflow", "--storage", "gs://bucket/pipec"]
+        app, ["run", REPLAY, "--target", "airflow", "--storage", "gs://bucket/pipec", *NAMED]
     )
     assert result.exit_code == 2
     assert error in result.stderr
@@ -163,7 +169,7 @@ def test_a_missing_connection_is_a_clear_error(
     from typer.testing import CliRunner
 
     result = CliRunner().invoke(
-        app, ["run", REPLAY, "--target", "airflow", "--storage", str(tmp_path)]
+        app, ["run", REPLAY, "--target", "airflow", "--storage", str(tmp_path), *NAMED]
     )
     assert result.exit_code == 2
     assert f"{STORAGE_CONN}: Airflow has no connection '{CONN_ID}'" in result.stderr

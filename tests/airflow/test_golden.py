@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from pipec import __version__
+from pipec.adapter import PIPEC_VERSION as __version__
 from pipec.capture.session import load_pipeline
 from pipec_airflow.credentials import STORAGE_CONN
 from pipec_airflow.target import POOLS, AirflowTarget
@@ -24,16 +24,21 @@ ROOT = HERE.parents[1]
 GOLDEN = HERE / "golden"
 REGENERATE = "PIPEC_REGENERATE_GOLDEN"
 
-SETTINGS = {"PIPEC_AIRFLOW_RETRY_DELAY": "30", POOLS: "fast=fast_pool", STORAGE_CONN: "artifacts"}
-"""Every compile-time setting, for the `outcomes` case."""
-
-CASES: dict[str, tuple[str, dict[str, str], str | None]] = {
-    "iris_functions": ("examples/iris_functions.py", {}, None),
-    "iris_pipeline": ("examples/iris_pipeline.py", {}, None),
-    "odd_names": ("tests/core/pipelines/controller/odd_names.py", {}, None),
-    "outcomes": ("tests/airflow/pipelines/outcomes.py", SETTINGS, "s3://bucket/pipec"),
+OPTIONS = {
+    "retry_delay": "30",
+    POOLS: "fast=fast_pool",
+    STORAGE_CONN: "artifacts",
+    "storage": "s3://bucket/pipec",
 }
-"""Golden file name: (pipeline, compile-time settings, baked storage URL)."""
+"""Every compile option, for the `outcomes` case."""
+
+CASES: dict[str, tuple[str, dict[str, str]]] = {
+    "iris_functions": ("examples/iris_functions.py", {}),
+    "iris_pipeline": ("examples/iris_pipeline.py", {}),
+    "odd_names": ("tests/core/pipelines/controller/odd_names.py", {}),
+    "outcomes": ("tests/airflow/pipelines/outcomes.py", OPTIONS),
+}
+"""Golden file name: (pipeline, compile options)."""
 
 
 def normalise(text: str) -> str:
@@ -43,15 +48,9 @@ def normalise(text: str) -> str:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_dag_file_is_the_golden_one(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path, settings, storage = CASES[name]
-    for variable in SETTINGS:
-        monkeypatch.delenv(variable, raising=False)
-    for variable, value in settings.items():
-        monkeypatch.setenv(variable, value)
-    dag_file, _ = AirflowTarget().compile(load_pipeline(path), tmp_path, storage=storage)
+def test_dag_file_is_the_golden_one(name: str, tmp_path: Path) -> None:
+    path, options = CASES[name]
+    dag_file, _ = AirflowTarget().compile(load_pipeline(path), tmp_path, options)
     compiled = normalise(dag_file.read_text(encoding="utf-8"))
     golden = GOLDEN / f"{name}.py.golden"  # not a module: no linter or import sees it
     if os.environ.get(REGENERATE) == "1":

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pipec.cli import app
 from pipec.records import RunRecord
-from pipec.runtime import scheduled
+from pipec.runtime.runstore import open_run
 from pipec.store import slug
 from typer.testing import CliRunner
 
@@ -55,7 +55,7 @@ def test_a_step_the_graph_lacks_fails_the_run_naming_step_and_line(
     dag = DagBag(dag_folder=str(dags_folder / "replay.py")).get_dag("replay")
     dag_run = dag.test()
     assert dag_run.state == "failed"
-    record = scheduled.open_run(str(tmp_path), "replay", slug(dag_run.run_id)).run_record()
+    record = open_run(str(tmp_path), "replay", slug(dag_run.run_id)).run_record()
     assert isinstance(record, RunRecord)
     assert record.status == "failed"
     assert record.error is not None

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 from pipec import testing
+from pipec.contract import FEATURES
 from pipec.hookspecs import hookimpl
 from pipec.plugins import plugin_manager
 from pipec.testing.run import Outcome, RunOutcome
-from pipec.validate import FEATURES
 
 
 def test_case_ids_are_unique_and_files_exist() -> None:

@@ -24,8 +24,8 @@ from pipec import (
     Task,
     TaskTypes,
 )
-from pipec.capture.session import load_pipeline
-from pipec.capture.source import code_hash, normalise
+from pipec.capture.code import code_hash, normalise
+from pipec.capture.session import CHOICES, load_pipeline
 from pipec.errors import CaptureError, UsageError
 from pipec.ir import (
     Expr,
@@ -49,9 +49,9 @@ EXAMPLES = TESTS.parent.parent / "examples"
 @pytest.fixture(autouse=True)
 def _restore_decorator_state() -> Iterator[None]:
     """Fixture scripts call run_locally() / set_default_execution_queue(): undo it."""
-    saved = PipelineDecorator._default_execution_queue, PipelineDecorator._execution_mode
+    saved = CHOICES.default_queue, CHOICES.execution_mode
     yield
-    PipelineDecorator._default_execution_queue, PipelineDecorator._execution_mode = saved
+    CHOICES.default_queue, CHOICES.execution_mode = saved
 
 
 def capture(name: str) -> Pipeline:

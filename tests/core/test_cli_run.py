@@ -22,9 +22,10 @@ from conftest import (
     run_pipec,
 )
 from pipec import cache
+from pipec.contract import FEATURES
 from pipec.ir import Pipeline, SourceLocation
 from pipec.store import Store
-from pipec.validate import FEATURES, check_target
+from pipec.validate import check_target
 
 RUN = PIPELINES / "run"
 TINY = RUN / "tiny.py"

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from conftest import PIPELINES, Result, line_of, marked_line, rel, run_many, run_pipec
-from pipec import cache, records
+from pipec import cache
 from pipec.records import RunRecord, StepRecord
+from pipec.runtime.runstore import find_run
 from pipec.store import Store
 
 RUN = PIPELINES / "run"
@@ -51,7 +52,7 @@ def statuses(summary: dict[str, Any]) -> dict[str, str]:
 
 def stored_run(storage: Path, run_id: str) -> tuple[RunRecord, dict[str, StepRecord]]:
     """The run record and step records the run left in the store."""
-    found = records.find_run(Store(str(storage)), run_id)
+    found = find_run(Store(str(storage)), run_id)
     assert found is not None, f"no run {run_id} in {storage}"
     run, steps = found
     return run, {step.name: step for step in steps}

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 from conftest import PIPELINES, Result, cli_env, rel, run_pipec
-from pipec import records
+from pipec.api import launch
 from pipec.automation.controller import PipelineDecorator
+from pipec.contract import RunOptions
 from pipec.ir import Step
 from pipec.records import Report
-from pipec.runtime import start
-from pipec.runtime.runner import RunOptions
+from pipec.runtime.runstore import find_run
 from pipec.store import Store
 from pipec.templates import template_id
 
@@ -38,8 +38,8 @@ def debug_runs(in_repo_root: Path) -> Iterator[None]:
 def run_debug(path: Path, storage: Path, *, params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run a pipeline file on the debug target, as `pipec run` does; its `--json` summary."""
     options = RunOptions(target="debug", storage=str(storage), params=params or {}, quiet=True)
-    request = start.RunRequest(options=options)
-    start.run_file(str(path), request)
+    request = launch.RunRequest(options=options)
+    launch.run_file(str(path), request)
     (result,) = request.results
     return result.summary
 
@@ -154,7 +154,7 @@ def controller_view(output: str) -> dict[str, Any]:
 
 def check_task_surface(store: Path, view: dict[str, Any], *, rows: int, label: str) -> None:
     """What the task_surface fixture must leave, however it was started."""
-    found = records.find_run(Store(str(store)), view["run_id"])
+    found = find_run(Store(str(store)), view["run_id"])
     assert found is not None
     run, step_list = found
     steps = {step.name: step for step in step_list}

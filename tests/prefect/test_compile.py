@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pipec import __version__
+from pipec.adapter import PIPEC_VERSION as __version__
 from pipec.capture.session import load_pipeline
 from pipec.cli import app
 from pipec.errors import UsageError
@@ -88,7 +88,7 @@ def test_build_flow_gives_the_compiled_flow_in_memory(tmp_path: Path) -> None:
 def test_storage_with_credentials_is_refused(tmp_path: Path) -> None:
     pipeline = load_pipeline(FAN)
     with pytest.raises(UsageError, match="credentials"):
-        PrefectTarget().compile(pipeline, tmp_path, storage="s3://key:secret@bucket/pipec")
+        PrefectTarget().compile(pipeline, tmp_path, {"storage": "s3://key:secret@bucket/pipec"})
 
 
 def test_unsupported_features_are_rejected_before_compiling(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from pipec.capture.session import load_pipeline
-from pipec.records import list_runs
+from pipec.runtime.runstore import list_runs
 from pipec.store import Store
 from test_compile import compile_to
 from test_run import flow_run_view, statuses

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from pipec.runtime import scheduled
+from pipec.runtime.runstore import open_run
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.sorting import TaskRunSort
@@ -20,7 +20,7 @@ def statuses(summary: dict) -> dict[str, tuple[str, int]]:
 
 
 def output(summary: dict, step: str, name: str) -> Any:
-    run = scheduled.open_run(summary["storage"], summary["pipeline"], summary["run_id"])
+    run = open_run(summary["storage"], summary["pipeline"], summary["run_id"])
     return run.load(run.step_record(step).outputs[name])
 
 

@@ -19,7 +19,7 @@ from uuid import UUID
 
 import pytest
 from pipec.capture.session import load_pipeline
-from pipec.runtime import scheduled
+from pipec.runtime.runstore import open_run
 from pipec_prefect.target import PrefectTarget
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -130,7 +130,7 @@ def test_a_served_flow_runs_through_the_api_with_changed_parameters(
 
     assert flow_run.state is not None and flow_run.state.is_completed(), log.read_text()
     assert flow_run.parameters == {"n": 5, "label": "sum", "scratch": str(tmp_path / "scratch")}
-    run = scheduled.open_run(str(store), "fan", str(UUID(str(flow_run.id))))
+    run = open_run(str(store), "fan", str(UUID(str(flow_run.id))))
     record = run.run_record()
     assert (record.target, record.status) == ("prefect", "completed")
     assert (record.parameters["n"], record.parameters["scale"]) == (5, 2.0)

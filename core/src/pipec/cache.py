@@ -4,6 +4,8 @@ The key hashes the step's normalised code (helpers included), the pipeline
 version and the *content* hashes of its inputs, never their run-scoped URIs,
 so a cache filled by one run, on any target, is hit by the next one that shares
 the store. Entries live in the store under `cache/`.
+
+Internal.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """The `pipec` command.
 
 Exit codes: 0 ok, 1 invalid pipeline (each problem on stderr as file:line), 2 usage error.
+
+Internal: the command is the interface.
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
-from pipec import cache, records, templates
-from pipec.capture.session import load_pipeline, resolve_path, split_target, user_exception
-from pipec.errors import PipelineError, PipelineErrors, UsageError
+from pipec import cache, templates
+from pipec.api import launch
+from pipec.capture.session import load_pipeline, resolve_path, split_target
+from pipec.contract import RunOptions
+from pipec.diagram import dot, mermaid, show_value
+from pipec.errors import PipelineError, PipelineErrors, UsageError, user_exception
 from pipec.ir import Pipeline, json_schema
 from pipec.plugins import get_target, targets
-from pipec.render import dot, mermaid, show_value
-from pipec.runtime import start
-from pipec.runtime.runner import RunOptions
+from pipec.runtime.runstore import find_run, list_runs
 from pipec.store import StorageError, Store
 from pipec.validate import check_target, validate
 
@@ -147,25 +150,40 @@ def compile(
     path: PathArg,
     target: Annotated[str, typer.Option("--target", "-t", help="a name from `pipec targets`")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="directory to write into")],
+    option: Annotated[
+        list[str],
+        typer.Option(
+            "--option", help="KEY=VALUE for the target, repeatable (its README lists them)"
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Compile a pipeline for a target; nothing is written if the pipeline is invalid."""
     pipeline = load_valid(path, target)
+    options = _pairs("--option", option)
     try:
-        written = get_target(target).compile(pipeline, out_dir)
-    except UsageError as exc:  # a target's own settings (e.g. its environment variables)
+        written = get_target(target).compile(pipeline, out_dir, options)
+    except UsageError as exc:  # a target's own options
         _usage(str(exc))
     for path_written in written:
         out.print(str(path_written), markup=False, highlight=False, soft_wrap=True)
+
+
+def _pairs(option: str, pairs: list[str]) -> dict[str, str]:
+    """`NAME=VALUE` pairs of a repeatable option, by name."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            _usage(f"{option} takes NAME=VALUE, got {pair!r}")
+        found[name] = text
+    return found
 
 
 def _param_values(pipeline: Pipeline, pairs: list[str]) -> dict[str, Any]:
     """`--param k=v`: JSON when it parses, else the text; numbers follow the parameter's type."""
     types = {p.name: p.type for p in pipeline.parameters}
     values: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep or not name:
-            _usage(f"--param takes NAME=VALUE, got {pair!r}")
+    for name, text in _pairs("--param", pairs).items():
         try:
             value: Any = json.loads(text)
         except ValueError:
@@ -198,10 +216,14 @@ def run(
     ] = [],  # noqa: B006
     max_workers: Annotated[int | None, typer.Option(help="parallel steps (default: CPUs)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary")] = False,
+    option: Annotated[
+        list[str], typer.Option("--option", help="KEY=VALUE for a target that compiles first")
+    ] = [],  # noqa: B006
 ) -> None:
     """Run a pipeline on a target; exit 0 only if the run succeeded."""
     pipeline = load_valid(path, target)
     options = RunOptions(
+        target_options=_pairs("--option", option),
         target=target,
         storage=storage,
         params=_param_values(pipeline, param),
@@ -209,13 +231,13 @@ def run(
         max_workers=max_workers,
         quiet=as_json,
     )
-    request = start.RunRequest(options=options, name=pipeline.name)
+    request = launch.RunRequest(options=options, name=pipeline.name)
     file = resolve_path(split_target(path)[0])
     try:
         with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-            namespace = start.run_file(file, request)
+            namespace = launch.run_file(file, request)
             if not request.results:
-                start.run_defined(namespace, pipeline.name, request)
+                launch.run_defined(namespace, pipeline.name, request)
     except PipelineErrors as exc:
         _fail(exc.errors)
     except PipelineError as exc:
@@ -307,7 +329,7 @@ def _secs(value: float | None) -> str:
 @runs_app.command("list")
 def runs_list(storage: StorageOpt = None, pipeline: str | None = None) -> None:
     """Runs in the store, newest first (a run id starts with the date and time it began)."""
-    found = records.list_runs(_store(storage), pipeline)
+    found = list_runs(_store(storage), pipeline)
     # ids (what `runs show` takes) and statuses are never cut short; the rest may wrap
     table = Table(
         Column("run", no_wrap=True, min_width=max((len(r.run_id) for r in found), default=3)),
@@ -332,7 +354,7 @@ def runs_show(
 ) -> None:
     """One run: each step's status, attempts, duration, cache hit and monitored metrics."""
     store = _store(storage)
-    found = records.find_run(store, run_id)
+    found = find_run(store, run_id)
     if found is None:
         _usage(f"no run {run_id!r} in {store.url}")
     run_record, steps = found

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import sysconfig
 import traceback
 from collections.abc import Iterable
 from types import FrameType
@@ -92,3 +93,31 @@ def user_location_of_exception(exc: BaseException, user_files: set[str]) -> Sour
 
 class UsageError(Exception):
     """The command was called wrongly (exit code 2), as opposed to an invalid pipeline."""
+
+
+class StepFailedError(RuntimeError):
+    """The pipeline logic used the value of a step that did not complete."""
+
+
+_LIBRARY_DIRS = tuple(
+    os.path.abspath(p)
+    for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
+              sysconfig.get_paths()["platlib"]}
+)  # fmt: skip
+
+
+def user_exception(exc: BaseException, doing: str) -> CaptureError:
+    """An exception from the user's code, pointed at the user's own line."""
+    location = None
+    for entry in traceback.extract_tb(exc.__traceback__):
+        path = os.path.abspath(entry.filename)
+        if entry.lineno is None or path.startswith(_LIBRARY_DIRS) or "<" in entry.filename:
+            continue
+        if not is_pipec_path(path):
+            location = SourceLocation(file=display_path(entry.filename), line=entry.lineno)
+    return CaptureError(f"{type(exc).__name__}: {exc} ({doing})", location)
+
+
+def describe_error(exc: BaseException, where: str) -> str:
+    """`file:line: Type: message (where)`, pointing at the user's own line."""
+    return str(user_exception(exc, where))

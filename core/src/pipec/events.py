@@ -3,23 +3,20 @@
 Observers (loggers, trackers, notifiers) implement `pipec_step_event` /
 `pipec_run_event`; the runtime calls these at every status change, on every
 target, so a plugin sees a local run and an Airflow run the same way.
+
+Internal: observers implement the hooks of `pipec.hookspecs`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pipec.plugins import plugin_manager
-
-if TYPE_CHECKING:
-    from pipec.records import RunRecord
-    from pipec.runtime.context import StoredRun
+from pipec.records import RunRecord
 
 
-def step_event(run: StoredRun, step: str, event: str) -> None:
+def step_event(store: str, pipeline: str, run_id: str, step: str, event: str) -> None:
     """`event` is the new status (running, completed, cached, failed, ...) or `retrying`."""
     plugin_manager().hook.pipec_step_event(
-        store=run.store.url, pipeline=run.pipeline.name, run_id=run.run_id, step=step, event=event
+        store=store, pipeline=pipeline, run_id=run_id, step=step, event=event
     )
 
 

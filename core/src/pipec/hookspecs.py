@@ -6,14 +6,10 @@ the `pipec` entry-point group. The built-in targets are plugins like any other.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pluggy
 
-if TYPE_CHECKING:
-    from pipec.records import RunRecord
-    from pipec.store.serializers import Serializer
-    from pipec.targets import Target
+from pipec.contract import Serializer, Target
+from pipec.records import RunRecord
 
 hookspec = pluggy.HookspecMarker("pipec")
 hookimpl = pluggy.HookimplMarker("pipec")

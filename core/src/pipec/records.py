@@ -3,17 +3,16 @@
 Every target writes the same records through the runtime shim, so `pipec runs`
 reads a local run and an Airflow run the same way. Records are plain data;
 only small JSON (URIs, hashes, statuses) lives here, never the values.
+
+Public as data: adapters get `RunRecord` and `StepRecord` through `pipec.adapter`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
-
-if TYPE_CHECKING:
-    from pipec.store import Store
 
 StepStatus = Literal[
     "pending", "queued", "running", "completed", "cached", "failed", "aborted", "skipped"
@@ -147,33 +146,3 @@ def jsonable(value: Any) -> JsonValue | None:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError):
         return None
-
-
-def list_runs(store: Store, pipeline: str | None = None) -> list[RunRecord]:
-    """Every run recorded in a store (of one pipeline, when named), newest first."""
-    found = []
-    for folder in store.listdir("runs"):
-        for run_id in store.listdir(f"runs/{folder}"):
-            path = f"runs/{folder}/{run_id}/run.json"
-            if store.exists(path):
-                record = store.read_model(path, RunRecord)
-                if pipeline in (None, record.pipeline):
-                    found.append(record)
-    return sorted(found, key=lambda r: r.started, reverse=True)
-
-
-def find_run(store: Store, run_id: str) -> tuple[RunRecord, list[StepRecord]] | None:
-    """A run and its step records (in the order the steps were added)."""
-    for folder in store.listdir("runs"):
-        root = f"runs/{folder}/{run_id}"
-        if store.exists(f"{root}/run.json"):
-            run = store.read_model(f"{root}/run.json", RunRecord)
-            steps = []
-            for name in store.listdir(f"{root}/steps"):
-                path = f"{root}/steps/{name}/step.json"
-                if store.exists(path):
-                    steps.append(store.read_model(path, StepRecord))
-            order = {name: i for i, name in enumerate(run.steps)}
-            steps.sort(key=lambda s: order.get(s.name, len(order)))
-            return run, steps
-    return None

@@ -18,6 +18,8 @@ Grammar (names are non-empty and contain no `{`, `}` or `$`; step names no `.`):
 
 A pipeline parameter named `id`, or starting with `parameters.`, has no reference
 form: the grammar reads those as the other kinds.
+
+Internal.
 """
 
 from __future__ import annotations

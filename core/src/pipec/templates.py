@@ -8,6 +8,8 @@ template when it is run by hand (its `Task.init` registers it) or with
 beside the pipeline file are searched for a matching literal
 `Task.init(project_name=..., task_name=...)`, so a checked-out project works as is.
 The step carries the script's source, so it runs anywhere.
+
+Internal.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Runs on the IR alone, so a pipeline read back from JSON is checked the same way
 as one just captured. Target capability checks live here too: each target
 declares the features it can express, and a pipeline using one it cannot is
 rejected before anything is written or run.
+
+Internal.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import difflib
 import graphlib
 from collections.abc import Iterable
 
-from pipec.capture.source import free_globals, returned_tuple_sizes
+from pipec.contract import FEATURES
 from pipec.errors import ValidationError
 from pipec.ir import (
     Expr,
@@ -25,6 +27,7 @@ from pipec.ir import (
     Value,
     iter_refs,
 )
+from pipec.source import free_globals, returned_tuple_sizes
 
 RESERVED_STEP_NAMES = frozenset({"pipeline"})
 
@@ -191,22 +194,6 @@ def _check_cycles(steps: dict[str, Step]) -> list[ValidationError]:
 
 
 # ---------------------------------------------------------------- target capabilities
-
-FEATURES: dict[str, str] = {
-    "retry_callable": "retry_on_failure given as a callable",
-    "pre_execute_callback": "pre_execute_callback",
-    "post_execute_callback": "post_execute_callback",
-    "status_change_callback": "status_change_callback",
-    "task_factory": "base_task_factory",
-    "loop": "loop_condition / loop_body",
-    "deferred_values": "values computed from step outputs in the pipeline logic",
-    "task_steps": "steps from task scripts (add_step)",
-    "docker": "docker / docker_args / docker_bash_setup_script",
-    "repo": "repo / repo_branch / repo_commit",
-    "dynamic": "pipeline logic that decides which steps run from step values",
-    "step_task_created_callback": "step_task_created_callback",
-    "step_task_completed_callback": "step_task_completed_callback",
-}
 
 PIPELINE_CALLBACKS = ("step_task_created_callback", "step_task_completed_callback")
 """`start()`'s callbacks for every step, kept in the pipeline's options."""

@@ -1,7 +1,7 @@
 """Storage credentials from an Airflow connection, handed to fsspec.
 
-A DAG file never holds a secret: with `$PIPEC_AIRFLOW_STORAGE_CONN` set at compile time it
-names an Airflow connection, and each pipec task reads that connection on the worker
+A DAG file never holds a secret: the compile option `storage_conn` names an Airflow
+connection, and each pipec task reads that connection on the worker
 (through Airflow's own lookup: metadata database, secrets backend or `AIRFLOW_CONN_<ID>`)
 before it opens the store. The settings go where fsspec looks for them: its configuration
 in the task's process, and `FSSPEC_<PROTOCOL>` in the environment the step processes
@@ -21,8 +21,8 @@ from pipec.errors import UsageError
 if TYPE_CHECKING:  # Airflow is imported when a connection is read, not with the target
     from airflow.sdk import Connection
 
-STORAGE_CONN = "PIPEC_AIRFLOW_STORAGE_CONN"
-"""The compile-time setting naming the connection."""
+STORAGE_CONN = "storage_conn"
+"""The compile option naming the connection."""
 
 S3_PROTOCOLS = ("s3", "s3a")
 """The protocols an `aws` connection gives settings for (s3fs's)."""

@@ -8,15 +8,13 @@ imported there); each task body imports `pipec_airflow.runtime` when it runs.
 from __future__ import annotations
 
 import hashlib
-import keyword
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pipec.adapter import EnginePolicies
+from pipec.adapter.codegen import docstring_text, identifier, safe_id
+from pipec.adapter.codegen import py_literal as _py
 from pipec.ir import LiteralValue, Parameter, Pipeline, Step
-from pipec.runtime.lifecycle import engine_retry_count
-from pipec.targets.json_target import docstring_text
-from pipec.targets.json_target import py_literal as _py
 
 BEGIN, END = "pipec_begin", "pipec_end"
 """Task ids of the tasks that open and conclude the pipec run."""
@@ -58,7 +56,7 @@ class DagOptions:
 
 def dag_id(pipeline: Pipeline) -> str:
     """Airflow accepts letters, digits, `_`, `.` and `-` in ids."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", pipeline.name).strip("_") or "pipeline"
+    return safe_id(pipeline.name)
 
 
 def task_ids(pipeline: Pipeline) -> dict[str, str]:
@@ -66,16 +64,12 @@ def task_ids(pipeline: Pipeline) -> dict[str, str]:
     taken = {BEGIN, END}
     ids: dict[str, str] = {}
     for step in pipeline.steps:
-        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", step.name).strip("_")[:200] or "step"
+        base = safe_id(step.name, empty="step", limit=200)
         if base in taken:
             base = f"{base}_{hashlib.sha256(step.name.encode()).hexdigest()[:8]}"
         taken.add(base)
         ids[step.name] = base
     return ids
-
-
-def queue(pipeline: Pipeline, step: Step) -> str | None:
-    return step.policies.execution_queue or pipeline.policies.default_queue
 
 
 def _param(p: Parameter) -> str | None:
@@ -93,16 +87,6 @@ def _param(p: Parameter) -> str | None:
     if p.description:
         args.append(f"description={_py(p.description)}")
     return f"Param({', '.join(args)})"
-
-
-def _ident(name: str, taken: set[str]) -> str:
-    ident = re.sub(r"\W", "_", name, flags=re.ASCII)
-    if not ident or ident[0].isdigit() or keyword.iskeyword(ident):
-        ident = f"step_{ident}"
-    while ident in taken:
-        ident += "_"
-    taken.add(ident)
-    return ident
 
 
 def render(pipeline: Pipeline, options: DagOptions, pipec_version: str) -> str:
@@ -192,17 +176,17 @@ def _step_variables(pipeline: Pipeline) -> dict[str, str]:
     taken = {"begin", "end", "dag", "task", "step", "pipec", "DAG", "Param", "TriggerRule"}
     taken |= {"Path", "timedelta", "annotations", "PIPELINE", "STORAGE", "STORAGE_CONN"}
     taken |= {"PROJECT_DIR", "RETRY_DELAY"}
-    return {step.name: _ident(step.name, taken) for step in pipeline.steps}
+    return {step.name: identifier(step.name, taken, prefix="step_") for step in pipeline.steps}
 
 
 def _task_args(pipeline: Pipeline, step: Step, task_id: str, pools: Mapping[str, str]) -> str:
     args = [_py(task_id), _py(step.name)]
-    count = engine_retry_count(pipeline, step)
-    if count:
-        args += [f"retries={count}", "retry_delay=RETRY_DELAY"]
-    if step.policies.time_limit is not None:
-        args.append(f"execution_timeout=timedelta(seconds={step.policies.time_limit:g})")
-    where = queue(pipeline, step)
+    policies = EnginePolicies.of(pipeline, step)
+    if policies.retries:
+        args += [f"retries={policies.retries}", "retry_delay=RETRY_DELAY"]
+    if policies.timeout is not None:
+        args.append(f"execution_timeout=timedelta(seconds={policies.timeout:g})")
+    where = policies.queue
     if where is not None:
         args.append(f"queue={_py(where)}")
         if where in pools:

@@ -4,12 +4,12 @@ Mapping of ClearML's options (see the README's target matrix):
 
 - pipeline parameters -> DAG `params` (`Param` with the JSON type and default);
 - `retry_on_failure` (int, step or pipeline) -> the task's `retries`, with
-  `retry_delay` = $PIPEC_AIRFLOW_RETRY_DELAY seconds at compile time (default 0:
-  ClearML relaunches a failed step at once); each Airflow try is one attempt of the
-  step, recorded in the same step record as on the local target;
+  `retry_delay` = the compile option `retry_delay` in seconds (default 0: ClearML
+  relaunches a failed step at once); each Airflow try is one attempt of the step,
+  recorded in the same step record as on the local target;
 - `time_limit` -> `execution_timeout` (the attempt is recorded `aborted`, not retried);
 - `execution_queue`, else the pipeline's `default_queue` -> `queue`, and `pool` for the
-  queues listed in $PIPEC_AIRFLOW_POOLS (`QUEUE=POOL,...`) at compile time;
+  queues listed in the compile option `pools` (`QUEUE=POOL,...`);
 - continue / skip / `abort_on_failure` -> decided by pipec's runtime from the parents'
   records in the store (every step task has trigger rule `all_done`); each attempt is a
   process its task watches, killed (`aborted`) when the run is stopped;
@@ -21,16 +21,16 @@ Mapping of ClearML's options (see the README's target matrix):
 - callbacks (`pre_execute_callback`, `post_execute_callback`, `status_change_callback`,
   `start()`'s `step_task_created/completed_callback`) and a callable `retry_on_failure`
   -> run by pipec's runtime in the step's task, with the same arguments and order as on
-  the local target; `pipeline` is a view of the run from the store
-  (`pipec.runtime.scheduled.RunView`). A callable retry policy retries within one engine
+  the local target; `pipeline` is a view of the run from the store (ClearML's controller
+  view: `id`, `get_pipeline_dag()`, ...). A callable retry policy retries within one engine
   try (the engine's `retries` is 0 for it).
 
 Loops, task factories, docker / repo options and pipeline logic that decides from step
 values are rejected at compile time.
 
 No secret lands in the file: storage credentials come from the worker's environment, or
-from the Airflow connection named by $PIPEC_AIRFLOW_STORAGE_CONN at compile time, which
-every task reads when it runs (`pipec_airflow.credentials`).
+from the Airflow connection named by the compile option `storage_conn`, which every task
+reads when it runs (`pipec_airflow.credentials`).
 """
 
 from __future__ import annotations
@@ -42,29 +42,43 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipec import __version__
+from pipec.adapter import (
+    ENGINE_FEATURES,
+    PIPEC_VERSION,
+    EngineRun,
+    Logic,
+    RunOptions,
+    RunResult,
+    Store,
+    Target,
+    check_parameters,
+    codegen,
+    hookimpl,
+    open_store,
+    run_id_of,
+)
 from pipec.errors import UsageError
-from pipec.hookspecs import hookimpl
 from pipec.ir import Pipeline
-from pipec.runtime import runs, scheduled
-from pipec.runtime.runner import RunOptions
-from pipec.runtime.start import Logic
-from pipec.store import Store, slug
-from pipec.targets import RunResult, Target, check_baked_storage
-from pipec.targets.json_target import write_beside_ir
 
-from pipec_airflow.credentials import STORAGE_CONN, use_storage_connection
+from pipec_airflow.credentials import use_storage_connection
 from pipec_airflow.dagfile import REFRESH, DagOptions, dag_id, render
 
-AIRFLOW_FEATURES = scheduled.FEATURES
-"""Optional features (`pipec.validate.FEATURES`) this target implements faithfully."""
+AIRFLOW_FEATURES = ENGINE_FEATURES
+"""Optional features (`pipec.adapter.FEATURES`) this target implements faithfully."""
 
-POOLS = "PIPEC_AIRFLOW_POOLS"
-"""The compile-time setting giving the Airflow pool of some ClearML queues' steps."""
+OPTIONS = {
+    "storage": "the artifact store URL baked into the DAG (default: the worker's $PIPEC_STORAGE)",
+    "retry_delay": "seconds between the tries of a retried step (default 0)",
+    "pools": "QUEUE=POOL pairs, comma-separated: the Airflow pool of a ClearML queue's steps",
+    "storage_conn": "the Airflow connection every task reads the store's credentials from",
+}
+"""The compile options (`pipec compile --option KEY=VALUE`), with what each sets."""
+
+POOLS = "pools"
 
 
 def parse_pools(value: str) -> dict[str, str]:
-    """$PIPEC_AIRFLOW_POOLS (`QUEUE=POOL,...`, e.g. `gpu=gpu_pool,cpu=default_pool`) as
+    """The `pools` option (`QUEUE=POOL,...`, e.g. `gpu=gpu_pool,cpu=default_pool`) as
     {queue: pool}. ClearML has no pools, so a user opts in per queue."""
     pools: dict[str, str] = {}
     for item in value.split(",") if value.strip() else []:
@@ -86,31 +100,39 @@ class AirflowTarget:
     capabilities = AIRFLOW_FEATURES
 
     def compile(
-        self, pipeline: Pipeline, out_dir: Path, *, storage: str | None = None
+        self, pipeline: Pipeline, out_dir: Path, options: dict[str, str] | None = None
     ) -> list[Path]:
         """`<stem>.py` (the DAG) and `<stem>.pipec.json` (the IR its tasks run) in
-        `out_dir`. `storage` is baked into the file; without it the worker's
-        $PIPEC_STORAGE decides. It must hold no credentials."""
-        check_baked_storage(storage)
-        retry_delay = float(os.environ.get("PIPEC_AIRFLOW_RETRY_DELAY", "0"))
-        pools = parse_pools(os.environ.get(POOLS, ""))
-        storage_conn = os.environ.get(STORAGE_CONN) or None
+        `out_dir`, with the compile `options` (`OPTIONS`) baked in. Without `storage` the
+        worker's $PIPEC_STORAGE decides; it must hold no credentials."""
+        given = codegen.compile_options(self.name, options, OPTIONS)
+        storage = given.get("storage") or None
+        codegen.check_baked_storage(storage)
+        try:
+            retry_delay = float(given.get("retry_delay", "0"))
+        except ValueError:
+            raise UsageError(f"retry_delay={given['retry_delay']!r} is not a number") from None
+        pools = parse_pools(given.get(POOLS, ""))
+        storage_conn = given.get("storage_conn") or None
 
         def source(data_file: str, ir_hash: str) -> str:
-            options = DagOptions(
+            dag = DagOptions(
                 data_file, ir_hash, storage, os.getcwd(), retry_delay, pools, storage_conn
             )
-            return render(pipeline, options, __version__)
+            return render(pipeline, dag, PIPEC_VERSION)
 
-        return write_beside_ir(pipeline, out_dir, source)
+        return codegen.write_beside_ir(pipeline, out_dir, source)
 
     def run(self, pipeline: Pipeline, options: RunOptions, logic: Logic) -> RunResult:
-        """Compile, then run the DAG in-process with Airflow's `dag.test()`; `--refresh`
-        reaches the step tasks through the DAG run's conf."""
-        runs.with_parameters(pipeline, options.params)  # unknown or missing values: fail early
+        """Compile (with `options.target_options`), then run the DAG in-process with
+        Airflow's `dag.test()`; `--refresh` reaches the step tasks through the DAG run's
+        conf."""
+        check_parameters(pipeline, options.params)  # unknown or missing values: fail early
+        given = codegen.compile_options(self.name, options.target_options, OPTIONS)
         with _airflow_home() as dags_folder:
-            store = _open_store(options.storage)
-            dag_file, _ = self.compile(pipeline, dags_folder, storage=store.url)
+            store = _open_store(options.storage, given.get("storage_conn"))
+            compiled = {**given, "storage": store.url}
+            dag_file, _ = self.compile(pipeline, dags_folder, compiled)
             dag = _load_dag(dag_file, dag_id(pipeline))
             from airflow.sdk.exceptions import ParamValidationError
 
@@ -121,22 +143,18 @@ class AirflowTarget:
                 dag_run = dag.test(run_conf=conf)
             except ParamValidationError as exc:
                 raise UsageError(f"--param: {exc}") from None
-        run = scheduled.open_run(store.url, pipeline.name, slug(dag_run.run_id))
-        record, summary = scheduled.summary(run)
+        run = EngineRun.open(store.url, pipeline.name, run_id_of(dag_run.run_id), self.name)
+        record, summary = run.summary()
         return RunResult(record=record, summary=summary)
 
 
-def _open_store(url: str | None) -> Store:
+def _open_store(url: str | None, storage_conn: str | None) -> Store:
     """The run's store, checked from this process, which reads it too: with the storage
-    connection's settings when one is named (the tasks apply them again, as on a worker)."""
-    storage_conn = os.environ.get(STORAGE_CONN)
+    connection's settings when one is named (the tasks apply them again, as on a worker).
+    Attempts are processes of their own, in `dag.test()` too: the store must be shared."""
     if storage_conn:
         use_storage_connection(storage_conn, url)
-    store = Store.resolve(url)
-    store.check()
-    if not store.shared_between_processes:  # attempts are processes, in dag.test() too
-        raise UsageError(f"storage {store.url} lives inside one process; steps run in others")
-    return store
+    return open_store(url)
 
 
 @contextlib.contextmanager

@@ -8,14 +8,14 @@ into the parameter form of a deployment ("custom run" in the UI).
 
 from __future__ import annotations
 
-import keyword
 import re
 import textwrap
 from dataclasses import dataclass
 
+from pipec.adapter.codegen import docstring_text
+from pipec.adapter.codegen import identifier as _identifier
+from pipec.adapter.codegen import py_literal as _py
 from pipec.ir import LiteralValue, Parameter, Pipeline
-from pipec.targets.json_target import docstring_text
-from pipec.targets.json_target import py_literal as _py
 
 ANNOTATIONS = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 ANNOTATIONS |= {"list": "list", "dict": "dict"}
@@ -46,13 +46,7 @@ def is_dynamic(pipeline: Pipeline) -> bool:
 
 def identifier(name: str, taken: set[str]) -> str:
     """`name` as a Python identifier no other name in `taken` has."""
-    ident = re.sub(r"\W", "_", name, flags=re.ASCII).strip("_") or "pipeline"
-    if ident[0].isdigit() or keyword.iskeyword(ident):
-        ident = f"p_{ident}"
-    while ident in taken:
-        ident += "_"
-    taken.add(ident)
-    return ident
+    return _identifier(name, taken, prefix="p_", strip=True)
 
 
 def flow_name(pipeline: Pipeline) -> str:

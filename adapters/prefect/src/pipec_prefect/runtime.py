@@ -20,22 +20,21 @@ are off: pipec's cache is shared with every other target.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import functools
 import graphlib
 import re
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
-from pipec.errors import UsageError
-from pipec.ir import Pipeline, Step
-from pipec.records import RunRecord, StepRecord
-from pipec.runtime import runs, scheduled
-from pipec.runtime.context import StepCall, StoredRun
-from pipec.runtime.lifecycle import AttemptFn, engine_retry_count
-from pipec.store import Store
+from pipec.adapter import (
+    EngineRun,
+    RunRecord,
+    StepOutcome,
+    StepRetry,
+    Store,
+    open_store,
+)
+from pipec.ir import Pipeline
 from prefect import Task, allow_failure, get_run_logger, task
 from prefect.artifacts import (
     create_link_artifact,
@@ -49,30 +48,8 @@ from prefect.runtime import flow_run, task_run
 from prefect.states import Completed, Failed, State
 
 from pipec_prefect.flowfile import is_dynamic
-
-TARGET = "prefect"
-
-
-REFRESH: contextvars.ContextVar[frozenset[str] | bool] = contextvars.ContextVar(
-    "pipec_prefect_refresh", default=frozenset()
-)
-"""The steps `pipec run --refresh` re-runs despite the cache (True: all). A property of
-one `pipec run`, not of the flow: served and deployed runs refresh nothing."""
-
-
-OPEN_RUNS: dict[str, StoredRun] = {}
-"""Runs whose flow body is in this process, for its step tasks in the same process: no
-task re-reads the run's IR (the whole pipeline) from the store. A task elsewhere (a task
-runner with processes of its own) opens the run from the store."""
-
-
-class StepRetry(Exception):
-    """A failed attempt that `retry_on_failure` retries: Prefect starts the next try."""
-
-
-def run_id(flow_run_id: UUID | str) -> str:
-    """The pipec run id of a flow run: the flow run id itself."""
-    return str(flow_run_id)
+from pipec_prefect.flowrun import OPEN_RUNS, REFRESH, TARGET, open_run, policies, run_id, watching
+from pipec_prefect.logic import run_pipeline_logic
 
 
 def load(source: Path | str | Pipeline) -> Pipeline:
@@ -91,13 +68,8 @@ def run_pipeline(
     """The body of every generated flow; returns small JSON, or a Failed state when the
     pipeline failed (so the flow run fails too)."""
     pipeline = load(source)
-    store = Store.resolve(storage)
-    store.check()
-    if not store.shared_between_processes:
-        raise UsageError(f"storage {store.url} lives inside one process; steps run in others")
+    store = open_store(storage)
     if is_dynamic(pipeline):
-        from pipec_prefect.logic import run_pipeline_logic
-
         run, record = run_pipeline_logic(pipeline, params, store, project_dir)
     else:
         run, record = _run_graph(pipeline, params, store, project_dir)
@@ -109,10 +81,9 @@ def run_pipeline(
 
 def _run_graph(
     pipeline: Pipeline, params: dict[str, Any], store: Store, project_dir: str
-) -> tuple[StoredRun, RunRecord]:
+) -> tuple[EngineRun, RunRecord]:
     """A pipeline whose steps the IR lists: a task per step, then the run concluded."""
-    run, record = runs.begin(store, pipeline, run_id(flow_run.id), TARGET, params)
-    scheduled.write_specs(run, record)
+    run = EngineRun.begin(store, pipeline, run_id(flow_run.id), TARGET, params)
     get_run_logger().info("pipec: run %s of %r in %s", run.run_id, pipeline.name, store.url)
     OPEN_RUNS[run.run_id] = run
     try:
@@ -120,10 +91,10 @@ def _run_graph(
             future.wait()
     finally:
         del OPEN_RUNS[run.run_id]
-    return run, scheduled.conclude(run, replay_from=project_dir)  # a decorator pipeline's prints
+    return run, run.conclude(replay_from=project_dir)  # a decorator pipeline's prints
 
 
-def submit_steps(run: StoredRun, project_dir: str) -> dict[str, PrefectFuture[Any]]:
+def submit_steps(run: EngineRun, project_dir: str) -> dict[str, PrefectFuture[Any]]:
     """One task per step, parents first; each waits for its parents however they ended."""
     steps = {step.name: step for step in run.pipeline.steps}
     order = graphlib.TopologicalSorter({s.name: s.parents for s in steps.values()}).static_order()
@@ -141,16 +112,6 @@ def submit_steps(run: StoredRun, project_dir: str) -> dict[str, PrefectFuture[An
             wait_for=[allow_failure(futures[p]) for p in step.parents],
         )
     return futures
-
-
-def policies(pipeline: Pipeline, step: Step) -> tuple[int, float | None, tuple[str, ...]]:
-    """A step's Prefect task policies (ClearML's options, mapped): retries, timeout, tags."""
-    queue = step.policies.execution_queue or pipeline.policies.default_queue
-    return (
-        engine_retry_count(pipeline, step),
-        step.policies.time_limit,
-        (queue,) if queue else (),
-    )
 
 
 @functools.cache
@@ -187,43 +148,28 @@ def step_task(
 ) -> dict[str, Any] | State:
     """One pipeline step; returns small JSON (status, output URIs) as its state's data.
     `refresh` runs it even when the cache has it."""
-    run = OPEN_RUNS.get(run_id) or scheduled.open_run(storage, pipeline, run_id)
-    call = StepCall(
-        store=run.store.url, pipeline=pipeline, run_id=run_id, step=step, project_dir=project_dir
+    outcome = open_run(storage, pipeline, run_id).step(
+        step,
+        project_dir=project_dir,
+        retry=task_run.run_count > 1,
+        refresh=refresh,
+        **watching(),
     )
-    node, record = scheduled.run_step(
-        run, step, watched(run, call), target=TARGET, refresh=refresh, retry=task_run.run_count > 1
-    )
-    if node.status == "running":
-        raise StepRetry(f"step {step!r} attempt {len(record.attempts)} failed: {record.error}")
-    data = scheduled.small(record)
-    if record.status == "skipped":
-        return Completed(name="Skipped", message=record.error, data=data)
-    if record.status == "cached":
-        message = f"reused the outputs of {record.cached_from} (cache key {record.cache_key})"
-        return Completed(name="Cached", message=message, data=data)
-    if record.status != "completed":
-        return Failed(message=f"step {step!r} {record.status}: {record.error}", data=data)
+    return state_of(outcome)
+
+
+def state_of(outcome: StepOutcome) -> dict[str, Any] | State:
+    """A step's outcome as its task run's state: its data the step's small JSON."""
+    if outcome.retry:
+        raise StepRetry(outcome.message)
+    data = outcome.handoff()
+    if outcome.skipped:
+        return Completed(name="Skipped", message=outcome.record.error, data=data)
+    if outcome.cached:
+        return Completed(name="Cached", message=outcome.message, data=data)
+    if outcome.failed:
+        return Failed(message=outcome.message, data=data)
     return data
-
-
-def watched(run: StoredRun, call: StepCall) -> AttemptFn:
-    """One attempt in a step process, watched (`scheduled.watch_attempt`). Prefect
-    enforces the time limit (`timeout_seconds`) by cancelling this thread: the process is
-    killed and the attempt recorded aborted."""
-    logger = get_run_logger()
-
-    def attempt(number: int, time_limit: float | None) -> StepRecord:
-        return scheduled.watch_attempt(
-            run,
-            call,
-            number,
-            echo=logger.info,
-            interrupts=(asyncio.CancelledError,),  # Prefect's timeout, or a cancelled flow run
-            interrupted=f"time_limit {time_limit:g}s exceeded" if time_limit else "cancelled",
-        )
-
-    return attempt
 
 
 # ------------------------------------------------------------------ flow-run artifacts
@@ -236,11 +182,11 @@ def artifact_key(pipeline: str, what: str) -> str:
     return f"pipec-{base}-{what}"
 
 
-def publish(run: StoredRun, record: RunRecord) -> None:
+def publish(run: EngineRun, record: RunRecord) -> None:
     """The run on the flow run's Artifacts tab: a summary, a table of monitored metrics,
     and links to monitored artifacts and models (the run record in the store has all)."""
     name = run.pipeline.name
-    _, summary = scheduled.summary(run)
+    _, summary = run.summary()
     rows = "\n".join(
         f"| {step} | {s['status']} | {s['attempts']} | {'yes' if s['cache_hit'] else ''} |"
         f" {s['error'] or ''} |"

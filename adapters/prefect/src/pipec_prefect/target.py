@@ -17,8 +17,8 @@ Mapping of ClearML's options (see the README's target matrix):
 - callbacks (`pre_execute_callback`, `post_execute_callback`, `status_change_callback`,
   `start()`'s `step_task_created/completed_callback`) and a callable `retry_on_failure`
   -> run by pipec's runtime in the step's task, with the same arguments and order as on
-  the local target; `pipeline` is a view of the run from the store
-  (`pipec.runtime.scheduled.RunView`). A callable retry policy retries within one engine
+  the local target; `pipeline` is a view of the run from the store (ClearML's controller
+  view: `id`, `get_pipeline_dag()`, ...). A callable retry policy retries within one engine
   try (the engine's `retries` is 0 for it).
 
 Loops, task factories, docker / repo options and pipeline logic that decides from step
@@ -31,21 +31,32 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipec import __version__
+from pipec.adapter import (
+    ENGINE_FEATURES,
+    PIPEC_VERSION,
+    EngineRun,
+    Logic,
+    RunOptions,
+    RunResult,
+    Store,
+    Target,
+    check_parameters,
+    codegen,
+    hookimpl,
+)
 from pipec.errors import UsageError
-from pipec.hookspecs import hookimpl
 from pipec.ir import Pipeline
-from pipec.runtime import runs, scheduled
-from pipec.runtime.runner import RunOptions
-from pipec.runtime.start import Logic
-from pipec.store import Store
-from pipec.targets import RunResult, Target, check_baked_storage
-from pipec.targets.json_target import write_beside_ir
 
 from pipec_prefect.flowfile import FileOptions, arguments, render
 
-PREFECT_FEATURES = scheduled.FEATURES | {"dynamic"}
-"""Optional features (`pipec.validate.FEATURES`) this target implements faithfully."""
+PREFECT_FEATURES = ENGINE_FEATURES | {"dynamic"}
+"""Optional features (`pipec.adapter.FEATURES`) this target implements faithfully."""
+
+OPTIONS = {
+    "storage": "the artifact store URL baked into the flow file (default: the worker's "
+    "$PIPEC_STORAGE)",
+}
+"""The compile options (`pipec compile --option KEY=VALUE`), with what each sets."""
 
 STARTUP_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 
@@ -56,23 +67,25 @@ class PrefectTarget:
     capabilities = PREFECT_FEATURES
 
     def compile(
-        self, pipeline: Pipeline, out_dir: Path, *, storage: str | None = None
+        self, pipeline: Pipeline, out_dir: Path, options: dict[str, str] | None = None
     ) -> list[Path]:
         """`<stem>.py` (the flow) and `<stem>.pipec.json` (the IR its tasks run) in
-        `out_dir`. `storage` is baked into the file; without it the worker's
+        `out_dir`. The `storage` option is baked into the file; without it the worker's
         $PIPEC_STORAGE decides. It must hold no credentials."""
-        check_baked_storage(storage)
+        storage = codegen.compile_options(self.name, options, OPTIONS).get("storage") or None
+        codegen.check_baked_storage(storage)
 
         def source(data_file: str, ir_hash: str) -> str:
-            options = FileOptions(data_file, ir_hash, storage, os.getcwd())
-            return render(pipeline, options, __version__)
+            baked = FileOptions(data_file, ir_hash, storage, os.getcwd())
+            return render(pipeline, baked, PIPEC_VERSION)
 
-        return write_beside_ir(pipeline, out_dir, source)
+        return codegen.write_beside_ir(pipeline, out_dir, source)
 
     def run(self, pipeline: Pipeline, options: RunOptions, logic: Logic) -> RunResult:
         """Run the flow in this process: against $PREFECT_API_URL when set, else against
         the ephemeral API server Prefect starts."""
-        runs.with_parameters(pipeline, options.params)  # unknown or missing values: fail early
+        check_parameters(pipeline, options.params)  # unknown or missing values: fail early
+        codegen.compile_options(self.name, options.target_options, {})  # none apply here
         names = arguments(pipeline)
         fixed = sorted(set(options.params) - set(names))
         if fixed:
@@ -83,7 +96,7 @@ class PrefectTarget:
         store = Store.resolve(options.storage)
         store.check()
         from pipec_prefect import build_flow
-        from pipec_prefect.runtime import REFRESH
+        from pipec_prefect.flowrun import REFRESH
 
         flow = build_flow(pipeline, storage=store.url)
         kwargs = {names[k]: v for k, v in options.params.items()}
@@ -94,8 +107,9 @@ class PrefectTarget:
             REFRESH.reset(token)
         run_id = state.state_details.flow_run_id
         try:
-            run = scheduled.open_run(store.url, pipeline.name, str(run_id))
-            record, summary = scheduled.summary(run)
+            record, summary = EngineRun.open(
+                store.url, pipeline.name, str(run_id), self.name
+            ).summary()
         except (LookupError, FileNotFoundError):
             raise UsageError(f"the Prefect flow run ended {state.name}: {state.message}") from None
         return RunResult(record=record, summary=summary)

@@ -1,6 +1,5 @@
 """ClearML's `clearml.automation.controller` import path, under pipec's name."""
 
-from pipec.capture.controller import PipelineController
-from pipec.capture.decorator import PipelineDecorator
+from pipec.api import PipelineController, PipelineDecorator
 
 __all__ = ["PipelineController", "PipelineDecorator"]

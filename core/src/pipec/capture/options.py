@@ -8,17 +8,22 @@ data, for decorators and controllers alike.
 from __future__ import annotations
 
 import base64
+import inspect
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import cloudpickle
 
+from pipec.capture.code import FunctionSource, decorator_roots, function_source
 from pipec.errors import CaptureError, display_path
 from pipec.ir import (
     CallableSpec,
     DockerSpec,
+    Helper,
     LoopSpec,
     MetricSelector,
+    PipelinePolicies,
     RenamePair,
     RepoSpec,
     SourceLocation,
@@ -35,8 +40,6 @@ CONTINUE_KEYS = (
 
 def callable_spec(fn: Callable[..., Any], option: str, where: SourceLocation) -> CallableSpec:
     """Carry a user callable by value (cloudpickle), with where it is defined."""
-    from pipec.capture.source import function_source
-
     try:
         pickled = base64.b64encode(cloudpickle.dumps(fn)).decode()
     except Exception as exc:
@@ -151,8 +154,6 @@ def parse_tags(value: str | Sequence[str] | None) -> list[str]:
 
 def jsonable_options(where: SourceLocation, **options: Any) -> dict[str, Any]:
     """Options kept verbatim; they must be JSON data, and unset ones are left out."""
-    import json
-
     out = {}
     for key, value in options.items():
         if value is None:
@@ -238,5 +239,78 @@ def step_policies(
         working_dir=working_dir,
         stage=stage,
         loop=loop,
+        options=jsonable_options(where, **options),
+    )
+
+
+def split_return_values(value: str | Sequence[str] | None) -> list[str]:
+    """`['X_train, X_test, y_train, y_test']` means four outputs, as users write it."""
+    if value is None:
+        return []
+    entries = [value] if isinstance(value, str) else list(value)
+    return [name.strip() for entry in entries for name in str(entry).split(",") if name.strip()]
+
+
+def helpers_for(
+    src: FunctionSource, explicit: Sequence[Callable[..., Any]], module_globals: dict[str, Any]
+) -> list[Helper]:
+    """Helper functions shipped with a step: the explicit ones plus stacked decorators."""
+    functions = list(explicit)
+    for root in decorator_roots(src):
+        candidate = module_globals.get(root)
+        if inspect.isfunction(candidate) and candidate not in functions:
+            functions.append(candidate)
+    helpers = []
+    for fn in functions:
+        helper_src = function_source(fn)
+        helpers.append(
+            Helper(name=helper_src.name, source=helper_src.source, location=helper_src.location)
+        )
+    return helpers
+
+
+def pipeline_policies(
+    where: SourceLocation,
+    *,
+    default_queue: str | None = None,
+    pipeline_execution_queue: str | None = "services",
+    abort_on_failure: bool = False,
+    add_pipeline_tags: bool = False,
+    target_project: str | bool | None = None,
+    pool_frequency: float = 0.2,
+    retry_on_failure: Any = None,
+    docker: str | None = None,
+    docker_args: str | None = None,
+    docker_bash_setup_script: str | None = None,
+    repo: str | None = None,
+    repo_branch: str | None = None,
+    repo_commit: str | None = None,
+    packages: Any = None,
+    output_uri: str | bool | None = None,
+    artifact_serialization_function: Callable[..., Any] | None = None,
+    artifact_deserialization_function: Callable[..., Any] | None = None,
+    **options: Any,
+) -> PipelinePolicies:
+    """Pipeline-level ClearML options as IR policies (shared by both authoring styles)."""
+    return PipelinePolicies(
+        default_queue=default_queue,
+        pipeline_execution_queue=pipeline_execution_queue,
+        abort_on_failure=abort_on_failure,
+        add_pipeline_tags=add_pipeline_tags,
+        target_project=target_project,
+        pool_frequency=pool_frequency,
+        retry_on_failure=retry_policy(retry_on_failure, where),
+        docker=DockerSpec(
+            image=docker, args=docker_args, bash_setup_script=docker_bash_setup_script
+        ),
+        repo=RepoSpec(url=repo, branch=repo_branch, commit=repo_commit),
+        packages=parse_packages(packages),
+        output_uri=output_uri,
+        artifact_serialization_function=optional_callable(
+            artifact_serialization_function, "artifact_serialization_function", where
+        ),
+        artifact_deserialization_function=optional_callable(
+            artifact_deserialization_function, "artifact_deserialization_function", where
+        ),
         options=jsonable_options(where, **options),
     )

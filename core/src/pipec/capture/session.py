@@ -15,21 +15,31 @@ import importlib.util
 import io
 import os
 import sys
-import sysconfig
-import traceback
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipec.errors import (
-    CaptureError,
-    PipelineError,
-    UsageError,
-    display_path,
-    is_pipec_path,
-)
+from pipec.capture.builder import PipelineBuilder
+from pipec.errors import CaptureError, PipelineError, UsageError, display_path, user_exception
 from pipec.ir import Pipeline, SourceLocation
+
+
+@dataclass
+class ScriptChoices:
+    """What a pipeline script chose with `PipelineDecorator`'s class methods, as in ClearML:
+    the default queue of its components, and where its decorator pipelines run
+    (`remote`: the configured target; `run_locally()`: local; `debug_pipeline()`: debug)."""
+
+    default_queue: str | None = None
+    execution_mode: str = "remote"
+
+    def reset(self) -> None:
+        self.default_queue, self.execution_mode = None, "remote"
+
+
+CHOICES = ScriptChoices()
+"""The choices of the script running in this process (reset before each capture)."""
 
 
 class PipelineRecorded(BaseException):
@@ -80,25 +90,6 @@ def pipeline_called(pipeline: Pipeline, *aliases: str) -> Any:
     raise PipelineRecorded
 
 
-_LIBRARY_DIRS = tuple(
-    os.path.abspath(p)
-    for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
-              sysconfig.get_paths()["platlib"]}
-)  # fmt: skip
-
-
-def user_exception(exc: BaseException, doing: str) -> CaptureError:
-    """An exception from the user's code, pointed at the user's own line."""
-    location = None
-    for entry in traceback.extract_tb(exc.__traceback__):
-        path = os.path.abspath(entry.filename)
-        if entry.lineno is None or path.startswith(_LIBRARY_DIRS) or "<" in entry.filename:
-            continue
-        if not is_pipec_path(path):
-            location = SourceLocation(file=display_path(entry.filename), line=entry.lineno)
-    return CaptureError(f"{type(exc).__name__}: {exc} ({doing})", location)
-
-
 def resolve_path(target: str) -> str:
     """PATH is a .py file or an importable `module.path`."""
     if target.endswith(".py") or os.sep in target:
@@ -116,10 +107,7 @@ def resolve_path(target: str) -> str:
 
 def capture_file(path: str, *, dynamic: bool = False) -> CaptureSession:
     """Run the file in capture mode and collect its pipelines (nothing runs)."""
-    from pipec.capture.controller import PipelineController
-    from pipec.capture.decorator import PipelineDecorator
-
-    PipelineDecorator.reset()
+    CHOICES.reset()
     session = CaptureSession(path=path, dynamic=dynamic)
     with open(path, encoding="utf-8") as handle:
         source = handle.read()
@@ -158,7 +146,7 @@ def capture_file(path: str, *, dynamic: bool = False) -> CaptureSession:
             session.logic[spec.name] = spec.fn
             if spec.name not in session.pipelines:
                 session.lazy[spec.name] = _capture_uncalled(spec, dynamic)
-        elif isinstance(obj, PipelineController):
+        elif isinstance(obj, PipelineBuilder):
             session.aliases[var] = obj.name
             if obj.name not in session.pipelines:
                 session.lazy[obj.name] = obj.to_ir

@@ -12,35 +12,31 @@ trace stops with an error that points at the decision.
 from __future__ import annotations
 
 import ast
-import base64
 import contextvars
 import dis
 import functools
 import itertools
-import math
-import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import CodeType, FrameType
 from typing import Any
 
-import cloudpickle
-
-from pipec.errors import CaptureError, caller_frame, caller_location, location_of
+from pipec.errors import CaptureError, caller_frame, location_of
+from pipec.exprs import BINARY, COMPARE, UNARY, literal
 from pipec.ir import (
     Expr,
     LiteralValue,
     OutputRef,
     ParamRef,
-    PickledValue,
     SourceLocation,
     Step,
     Template,
     Value,
-    is_exact_json,
     iter_refs,
 )
+from pipec.naming import unique_name
+from pipec.source import statement_at
 
 _MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
 _MARK_RE = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_CLOSE}")
@@ -74,12 +70,8 @@ class Trace:
     """Tracing only to check a pipeline whose real logic will run: stop at a decision."""
 
     def unique_name(self, base: str) -> str:
-        """ClearML's naming: a component called again becomes `name_1`, `name_2`, ..."""
-        taken = {s.name for s in self.steps}
-        name, counter = base, 1
-        while name in taken:
-            name, counter = f"{base}_{counter}", counter + 1
-        return name
+        """ClearML's naming of a component's step (`pipec.naming`)."""
+        return unique_name(base, {s.name for s in self.steps})
 
     def check_static(self, component: str, location: SourceLocation) -> None:
         """Called before each component call: a pending value-based decision is fatal."""
@@ -248,12 +240,6 @@ class Deferred:
         return _expr("round", self) if ndigits is None else _expr("round", self, ndigits)
 
 
-_BINARY = ["add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "lshift",
-           "rshift", "and", "or", "xor"]  # fmt: skip
-_COMPARE = ["lt", "le", "eq", "ne", "gt", "ge"]
-_UNARY = ["neg", "pos", "invert", "abs", "trunc", "floor", "ceil"]
-
-
 def _install_operators() -> None:
     def binary(op: str) -> Any:
         return lambda self, other: _expr(op, self, other)
@@ -264,27 +250,16 @@ def _install_operators() -> None:
     def unary(op: str) -> Any:
         return lambda self: _expr(op, self)
 
-    for op in [*_BINARY, "divmod"]:
+    for op in [*BINARY, "divmod"]:
         setattr(Deferred, f"__{op}__", binary(op))
         setattr(Deferred, f"__r{op}__", reflected(op))
-    for op in _COMPARE:
+    for op in COMPARE:
         setattr(Deferred, f"__{op}__", binary(op))
-    for op in _UNARY:
+    for op in UNARY:
         setattr(Deferred, f"__{op}__", unary(op))
 
 
 _install_operators()
-
-OPERATORS: dict[str, Any] = {
-    **{op: getattr(operator, f"{op}_" if op in ("and", "or") else op) for op in _BINARY},
-    **{op: getattr(operator, op) for op in _COMPARE},
-    **{op: getattr(operator, op) for op in ("neg", "pos", "invert", "abs")},
-    **{op: getattr(math, op) for op in ("trunc", "floor", "ceil")},
-    "round": round,
-    "divmod": divmod,
-}
-"""The operator behind each arithmetic/comparison `Expr.op` (for whoever evaluates them)."""
-
 
 _CHANGE_AND_RETURN = frozenset({"pop", "popitem", "setdefault"})
 """Methods of Python's containers that change their object and return something."""
@@ -311,8 +286,6 @@ def _discarding_calls(code: CodeType) -> frozenset[int]:
 
 def _in_assert(frame: FrameType) -> bool:
     """An `assert` on a step value passes or fails the run; it does not choose steps."""
-    from pipec.capture.source import statement_at
-
     return isinstance(statement_at(frame.f_code.co_filename, frame.f_lineno), ast.Assert)
 
 
@@ -337,19 +310,6 @@ def has_deferred(obj: Any) -> bool:
     if isinstance(obj, dict):
         return any(has_deferred(k) or has_deferred(v) for k, v in obj.items())
     return False
-
-
-def literal(obj: Any) -> Value:
-    """A plain Python value as IR: JSON when exact, a tuple expression, else cloudpickle."""
-    if is_exact_json(obj):
-        return LiteralValue(value=obj)
-    if type(obj) is tuple:
-        return Expr(op="tuple", args=[literal(x) for x in obj])
-    try:
-        data = cloudpickle.dumps(obj)
-    except Exception as exc:
-        raise CaptureError(f"cannot serialise argument {obj!r}: {exc}", caller_location()) from exc
-    return PickledValue(data=base64.b64encode(data).decode(), type_name=type(obj).__qualname__)
 
 
 def to_value(obj: Any) -> Value:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import threading
 import time
 
-from pipec.records import RunRecord, StepRecord
 from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
+
+from pipec.records import RunRecord, StepRecord
 
 _MARKS = {
     "completed": "[green]✓[/]",

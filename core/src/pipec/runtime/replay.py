@@ -21,13 +21,15 @@ from collections.abc import Callable
 from typing import Any
 
 from lazy_object_proxy import Proxy
-from pipec.capture.source import free_globals
+
+from pipec.errors import StepFailedError
 from pipec.ir import ControllerCode, Step
+from pipec.naming import unique_name
 from pipec.records import SUCCEEDED, StepRecord
-from pipec.runtime.context import StoredRun
-from pipec.runtime.lifecycle import Node, is_fatal
-from pipec.runtime.runner import StepFailedError
+from pipec.runtime.node import Node, is_fatal
+from pipec.runtime.runstore import StoredRun
 from pipec.runtime.values import resolve
+from pipec.source import free_globals
 
 
 class ReplayError(RuntimeError):
@@ -73,10 +75,8 @@ class _Replay:
         self.taken: set[str] = set()
 
     def _next_name(self, base: str) -> str:
-        """ClearML's naming, as `Trace.unique_name` gives it at compile time."""
-        name, counter = base, 1
-        while name in self.taken:
-            name, counter = f"{base}_{counter}", counter + 1
+        """ClearML's naming (`pipec.naming`), as the trace gave it at compile time."""
+        name = unique_name(base, self.taken)
         self.taken.add(name)
         return name
 
@@ -115,19 +115,6 @@ class _Replay:
         return component
 
 
-def module_globals(run: StoredRun, project_dir: str) -> dict[str, Any] | None:
-    """The globals of the user's pipeline module, when its file is on this machine where it
-    was compiled (`project_dir` + the IR's source file): the file runs in capture mode, so
-    nothing in it starts a run. None when it is not there or does not load."""
-    from pipec.capture.session import pipeline_logic
-    from pipec.errors import PipelineError, UsageError
-
-    try:
-        return pipeline_logic(run.pipeline, project_dir).__globals__
-    except (PipelineError, UsageError):
-        return None
-
-
 def replay(
     run: StoredRun,
     outcomes: dict[str, tuple[Node, StepRecord]],
@@ -136,7 +123,8 @@ def replay(
     """Run the pipeline logic of a finished run with its step outcomes (`outcomes` by
     step name); returns what the logic returns. Whatever the logic raises propagates:
     it is the run's error, as when the logic runs live. `module` gives the logic the
-    globals of its own module (`module_globals`), for logic that reads them."""
+    globals of its own module, for logic that reads them (the caller loads them: the
+    runtime does not run the user's pipeline file)."""
     controller = run.pipeline.controller
     assert controller is not None, "only a decorator pipeline has logic to replay"
     replaying = _Replay(run, outcomes)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import operator
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 import cloudpickle
-from pipec.capture.trace import OPERATORS
+
+from pipec.exprs import CALLS
 from pipec.ir import (
     ArtifactRef,
     Expr,
@@ -102,42 +102,6 @@ def step_parameter(record: StepRecord, name: str) -> Any:
     return None
 
 
-def _mutated(op: str) -> Callable[..., Any]:
-    """Mutation recorded by the trace (`x[k] = v`): apply it, the result is the object."""
-
-    def apply(target: Any, *args: Any) -> Any:
-        {"setitem": operator.setitem, "delitem": operator.delitem, "setattr": setattr}[op](
-            target, *args
-        )
-        return target
-
-    return apply
-
-
-def _after_method(target: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-    """A method call the trace recorded (`x.append(v)`): make it, the result is the object."""
-    getattr(target, name)(*args, **kwargs)
-    return target
-
-
-_CALLS: dict[str, Callable[..., Any]] = {
-    **OPERATORS,
-    "getattr": getattr,
-    "getitem": operator.getitem,
-    "call": lambda fn, *args, **kwargs: fn(*args, **kwargs),
-    "format": format,
-    "str": str,
-    "repr": repr,
-    "tuple": lambda *items: tuple(items),
-    "list": lambda *items: list(items),
-    "set": lambda *items: set(items),
-    "frozenset": lambda *items: frozenset(items),
-    "dict": lambda *flat: dict(zip(flat[::2], flat[1::2], strict=True)),
-    **{op: _mutated(op) for op in ("setitem", "delitem", "setattr")},
-    "method": _after_method,
-}
-
-
 def resolve(value: Value, state: RunState) -> Any:
     """The real value of an IR value in this run."""
     if isinstance(value, LiteralValue):
@@ -163,11 +127,11 @@ def resolve(value: Value, state: RunState) -> Any:
     if isinstance(value, Template):
         return "".join(p if isinstance(p, str) else str(resolve(p, state)) for p in value.parts)
     if isinstance(value, Expr):
-        if value.op not in _CALLS:
+        if value.op not in CALLS:
             raise MissingValueError(f"unknown expression operation {value.op!r}")
         args = [resolve(a, state) for a in value.args]
         kwargs = {k: resolve(v, state) for k, v in value.kwargs.items()}
-        return _CALLS[value.op](*args, **kwargs)
+        return CALLS[value.op](*args, **kwargs)
     raise TypeError(f"not an IR value: {value!r}")
 
 

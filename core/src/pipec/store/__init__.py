@@ -12,6 +12,8 @@ Layout (all paths relative to the store URL):
     cache/<key[:2]>/<key>.json                              CacheEntry
 
 Every write is atomic: a reader sees the whole object or nothing.
+
+Internal: adapters reach the store through `pipec.adapter`.
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ from fsspec.implementations.memory import MemoryFileSystem
 from fsspec.registry import known_implementations
 from pydantic import BaseModel
 
+from pipec import plugins
+from pipec.contract import Serializer, Unsupported
 from pipec.records import StoredValue
-from pipec.storage import cache_dir, unpack_once
-from pipec.store.serializers import SerializationError, Serializer, Unsupported, type_name
+from pipec.store.downloads import cache_dir, unpack_once
+from pipec.store.serializers import SerializationError, type_name
 
 DEFAULT_STORE = ".pipec/store"
 
@@ -327,8 +331,6 @@ def _atomic_local(path: str) -> Iterator[str]:
 
 def _serialise(obj: Any) -> tuple[Serializer, bytes]:
     """The bytes of `obj` from the highest-priority serializer that takes it."""
-    from pipec import plugins  # plugins imports this package
-
     for serializer in plugins.serializers():
         if not serializer.accepts(obj):
             continue
@@ -360,8 +362,6 @@ def _custom_dumps(dumps: Callable[[Any], bytes], obj: Any) -> bytes:
 
 
 def _serializer_named(name: str, uri: str) -> Serializer:
-    from pipec import plugins
-
     for serializer in plugins.serializers():
         if serializer.name == name:
             return serializer

@@ -15,42 +15,17 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-from typing import Any, Protocol
+from typing import Any
 
 import cloudpickle
 
+from pipec.contract import Serializer, Unsupported
 from pipec.hookspecs import hookimpl
 from pipec.ir import is_exact_json
-
-STORE_FORMATS = frozenset({"file", "folder", "custom"})
-"""What the store writes itself (files, folders, user functions): no serializer may take these."""
 
 
 class SerializationError(TypeError):
     """A value cannot be written or read back (the message names its type and why)."""
-
-
-class Unsupported(Exception):
-    """Raised by `dumps` when this serializer cannot represent this particular value exactly.
-
-    The store then tries the next serializer that accepts the value, so a
-    serializer may refuse after trying instead of writing a lossy copy.
-    """
-
-
-class Serializer(Protocol):
-    name: str
-    """Recorded in `StoredValue.serializer`: how to read the bytes back."""
-    extension: str
-    """Appended to the value's path, e.g. ".json"."""
-    priority: int
-    """Higher wins among the serializers that accept a value."""
-
-    def accepts(self, obj: Any) -> bool: ...
-
-    def dumps(self, obj: Any) -> bytes: ...
-
-    def loads(self, data: bytes) -> Any: ...
 
 
 def type_name(obj: Any) -> str:

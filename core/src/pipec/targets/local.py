@@ -12,20 +12,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from pipec.contract import FEATURES, Logic, RunOptions, RunResult, Target
 from pipec.errors import UsageError
 from pipec.hookspecs import hookimpl
 from pipec.ir import Pipeline
-from pipec.runtime.runner import (
-    Executor,
-    InProcess,
-    PipelineRun,
-    RunOptions,
-    Subprocesses,
-    run_logic,
-)
-from pipec.runtime.start import Logic
-from pipec.targets import RunResult, Target
-from pipec.validate import FEATURES
+from pipec.runtime.local import Executor, InProcess, PipelineRun, Subprocesses
+from pipec.runtime.logic import run_logic
 
 # runs in the current environment: docker / repo options do not apply here
 LOCAL_FEATURES = frozenset(FEATURES) - {"loop", "task_factory"}
@@ -39,7 +31,9 @@ class LocalTarget:
         self.description = description
         self._executor = executor
 
-    def compile(self, pipeline: Pipeline, out_dir: Path) -> list[Path]:
+    def compile(
+        self, pipeline: Pipeline, out_dir: Path, options: dict[str, str] | None = None
+    ) -> list[Path]:
         raise UsageError(
             f"target {self.name!r} runs pipelines in place and has nothing to compile: "
             f"use `pipec run --target {self.name}`"

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipec.contract import FEATURES
 from pipec.plugins import get_target
 from pipec.records import StoredValue
 from pipec.store import Store
 from pipec.testing.case import PIPELINES, Case, Run
 from pipec.testing.observe import LOG_ENV
-from pipec.validate import FEATURES
 
 
 @dataclass

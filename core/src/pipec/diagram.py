@@ -1,11 +1,14 @@
-"""Showing a pipeline to people: readable values, and graphs in Mermaid or DOT."""
+"""Showing a pipeline to people: readable values, and graphs in Mermaid or DOT.
+
+Internal.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 
-from pipec.capture.trace import OPERATORS
+from pipec.exprs import OPERATORS
 from pipec.ir import (
     Expr,
     LiteralValue,

@@ -12,47 +12,26 @@ controller logic.
 from __future__ import annotations
 
 import contextvars
-import functools
-import json
 import os
-import subprocess
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from pipec.errors import UsageError
+from pipec.contract import RunOptions
+from pipec.errors import StepFailedError, UsageError
 from pipec.ir import Pipeline, Step
-from pipec.records import FINISHED, SUCCEEDED, RunRecord, StepRecord, StoredValue
-from pipec.runtime import forkserver, live, runs, shim
-from pipec.runtime.context import StepCall
-from pipec.runtime.forkserver import StepProcess
-from pipec.runtime.lifecycle import AttemptFn, Lifecycle, Node, is_fatal, skip_reason
-from pipec.runtime.live import Outputs
+from pipec.naming import unique_name
+from pipec.records import SUCCEEDED, Report, RunRecord, StepRecord, StoredValue
+from pipec.runtime import attempt as attempts
+from pipec.runtime import runstore
+from pipec.runtime.node import Node, is_fatal, skip_reason
 from pipec.runtime.progress import Progress
-
-if TYPE_CHECKING:
-    from pipec.runtime.start import Logic
-    from pipec.targets import RunResult
-from pipec.store import Store, slug
-
-
-@dataclass
-class RunOptions:
-    """What `pipec run` and the ClearML start methods pass down."""
-
-    target: str = "local"
-    storage: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    refresh: frozenset[str] | bool = frozenset()
-    max_workers: int | None = None
-    quiet: bool = False
-    """Machine-readable output wanted: step output and progress go to stderr only."""
-
-
-class StepFailedError(RuntimeError):
-    """The pipeline logic used the value of a step that did not complete."""
+from pipec.runtime.runstore import StepCall
+from pipec.runtime.step import AttemptFn, Lifecycle
+from pipec.runtime.view import ControllerView
+from pipec.runtime.watch import watch
+from pipec.store import Store
 
 
 class Executor(Protocol):
@@ -61,8 +40,6 @@ class Executor(Protocol):
     serial: bool
 
     def attempt(self, run: PipelineRun, step: Step) -> AttemptFn: ...
-
-    def stop(self) -> None: ...
 
 
 class InProcess:
@@ -74,11 +51,13 @@ class InProcess:
         def attempt(number: int, time_limit: float | None) -> StepRecord:
             call = run.call(step.name)
             if time_limit is None:
-                return shim.execute(call, number)
+                return attempts.execute(call, number)
             stopped = threading.Event()
             result: list[StepRecord] = []
             worker = threading.Thread(
-                target=lambda: result.append(shim.execute(call, number, cancelled=stopped.is_set)),
+                target=lambda: result.append(
+                    attempts.execute(call, number, cancelled=stopped.is_set)
+                ),
                 daemon=True,
             )
             worker.start()
@@ -92,59 +71,31 @@ class InProcess:
 
         return attempt
 
-    def stop(self) -> None:
-        return None
-
 
 class Subprocesses:
-    """`local`: each attempt runs in a step process on this machine (see `forkserver`)."""
+    """`local`: each attempt runs in a step process on this machine, watched
+    (`pipec.runtime.watch`), independent steps in parallel."""
 
     serial = False
 
     def __init__(self, echo: Callable[[str], None]) -> None:
         self.echo = echo
-        self._procs: set[StepProcess] = set()
-        self._lock = threading.Lock()
 
     def attempt(self, run: PipelineRun, step: Step) -> AttemptFn:
         def attempt(number: int, time_limit: float | None) -> StepRecord:
-            proc = forkserver.spawn(run.call(step.name), number)
-            with self._lock:
-                self._procs.add(proc)
-                if run.stopping:  # `stop()` ran between scheduling and here: it missed this one
-                    proc.kill()
-            reader = threading.Thread(
-                target=forkserver.forward,
-                args=(proc, lambda line: self.echo(f"[{step.name}] {line}")),
-                daemon=True,
-            )
-            reader.start()
-            try:
-                proc.wait(timeout=time_limit)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                reader.join()
-                return run.attempt_ended(
-                    step.name, number, "aborted", f"time_limit {time_limit}s exceeded"
-                )
-            finally:
-                with self._lock:
-                    self._procs.discard(proc)
-            reader.join()
-            return runs.ended_process(
-                run.state, step.name, number, proc.returncode, stopped=run.stopping
+            return watch(
+                run.state,
+                run.call(step.name),
+                number,
+                echo=lambda line: self.echo(f"[{step.name}] {line}"),
+                time_limit=time_limit,
+                stopped=lambda: run.stopping,
             )
 
         return attempt
 
-    def stop(self) -> None:
-        with self._lock:
-            for proc in self._procs:
-                proc.kill()
 
-
-class PipelineRun:
+class PipelineRun(ControllerView):
     """One run of a pipeline on this machine."""
 
     def __init__(
@@ -166,8 +117,8 @@ class PipelineRun:
                 f"{options.target!r} runs steps in subprocesses: use a folder or an object "
                 "store, or the debug target"
             )
-        self.run_id = run_id or runs.new_run_id()
-        self.state, self.record = runs.begin(
+        self.run_id = run_id or runstore.new_run_id()
+        self.state, self.record = runstore.begin(
             self.store, pipeline, self.run_id, options.target, options.params
         )
         self.pipeline = self.state.pipeline
@@ -181,7 +132,6 @@ class PipelineRun:
             target=options.target,
             refresh=options.refresh,
         )
-        self.outputs = Outputs()
         self.nodes: dict[str, Node] = {}
         self.steps: dict[str, Step] = {}
         self.records: dict[str, StepRecord] = {}
@@ -214,11 +164,11 @@ class PipelineRun:
 
     def attempt_ended(self, step: str, number: int, status: str, error: str) -> StepRecord:
         """Record an attempt the step itself could not record (killed, timed out)."""
-        return runs.end_attempt(self.state, step, number, status, error)
+        return runstore.end_attempt(self.state, step, number, status, error)
 
     def _write_record(self) -> None:
         self.record.steps = list(self.steps)
-        self.store.write_model(self.files.record, self.record)
+        self.state.write_record(self.record)
 
     # ------------------------------------------------------------- steps
 
@@ -230,7 +180,7 @@ class PipelineRun:
             missing = [p for p in step.parents if p not in self.steps]
             if missing:
                 raise UsageError(f"step {step.name!r} depends on unknown steps {missing}")
-            self.store.write_model(self.files.step_spec(step.name), step)
+            self.state.write_spec(step)
             node = Node.of(step)
             self.steps[step.name] = step
             self.nodes[step.name] = node
@@ -240,11 +190,8 @@ class PipelineRun:
         return node
 
     def unique_name(self, base: str) -> str:
-        """ClearML's naming for a component called again: `name_1`, `name_2`, ..."""
-        name, counter = base, 1
-        while name in self.steps:
-            name, counter = f"{base}_{counter}", counter + 1
-        return name
+        """ClearML's naming of a component's step (`pipec.naming`)."""
+        return unique_name(base, self.steps)
 
     def _blocked_by(self, node: Node) -> str | None:
         """Why a ready step must be skipped instead of run, if it must."""
@@ -282,7 +229,7 @@ class PipelineRun:
         try:
             record = self.lifecycle.run_node(node, step, self.executor.attempt(self, step))
         except Exception as exc:  # a callback raised
-            record = runs.callback_failed(self.state, name, exc)
+            record = runstore.callback_failed(self.state, name, exc)
             node.status = "failed"
         self._done(name, record)
         if self._pool is not None:
@@ -329,8 +276,7 @@ class PipelineRun:
         """ClearML's `stop()`: abort running steps and skip those not started."""
         self.stopping = True
         self.record.status = status  # type: ignore[assignment]
-        self._write_record()  # step processes watching the record see the stop
-        self.executor.stop()
+        self._write_record()  # what engine-run steps watch; local attempts watch `stopping`
 
     def is_successful(self) -> bool:
         return self.record.status == "completed"
@@ -344,9 +290,9 @@ class PipelineRun:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         if return_value is not None:
-            self.record.return_value = self.put_controller("return_value", return_value)
+            self.record.return_value = self.state.put(None, "outputs", "return_value", return_value)
         self.record.steps = list(self.steps)
-        runs.conclude(
+        runstore.conclude(
             self.state,
             self.record,
             [(self.nodes[name], self.records[name]) for name in self.steps],
@@ -356,25 +302,20 @@ class PipelineRun:
         self.progress.stop(self.record, self.records)
         return self.record
 
-    def put_controller(self, name: str, obj: Any) -> StoredValue:
-        return self.state.put(f"{self.files.controller_dir}/{name}", obj)
-
     # ------------------------------------------------------------- the controller's own reports
 
-    @functools.cached_property
-    def logger(self) -> Any:
-        """`PipelineController.get_logger()`: reports go straight to the run record."""
-        from pipec.task import Logger
-
-        return Logger(self.record.metrics.append)
+    def report(self, report: Report) -> None:
+        """A report of the pipeline itself (`PipelineController.get_logger()`): it goes
+        straight to the run record."""
+        self.record.metrics.append(report)
 
     def upload_artifact(self, name: str, obj: Any) -> StoredValue:
-        stored = self.state.upload(f"{self.files.controller_dir}/artifacts/{slug(name)}", obj)
+        stored = self.state.upload(None, "artifacts", name, obj)
         self.record.artifacts[name] = stored
         return stored
 
     def upload_model(self, name: str, path: str) -> StoredValue:
-        stored = self.store.put_file(f"{self.files.controller_dir}/models/{slug(name)}", path)
+        stored = self.state.put_file(None, "models", name, path)
         self.record.models[name] = stored
         return stored
 
@@ -383,44 +324,7 @@ class PipelineRun:
     def get_pipeline_dag(self) -> dict[str, Node]:
         return dict(self.nodes)
 
-    def get_running_nodes(self) -> list[str]:
-        return [n for n, node in self.nodes.items() if node.status == "running"]
-
-    def get_processed_nodes(self) -> list[str]:
-        return [n for n, r in self.records.items() if r.status in FINISHED]
-
     def summary(self) -> dict[str, Any]:
         """The `--json` view of the run."""
         steps = [self.records.get(name) or self.state.step_record(name) for name in self.steps]
-        return runs.summary(self.state, self.record, steps)
-
-
-def run_logic(
-    pipeline: Pipeline, options: RunOptions, logic: Logic, executor: Executor, **where: Any
-) -> RunResult:
-    """A decorator pipeline's real logic, running here: its steps join the run as it
-    calls components, and run through `executor`. `where` is `PipelineRun`'s `run_id` /
-    `project_dir`. What the logic raises is raised, with the run recorded failed in
-    `logic.failed_run`."""
-    from pipec.targets import RunResult
-
-    assert logic.function is not None
-    kwargs = dict(logic.kwargs)
-    kwargs.update(options.params)
-    run = PipelineRun(pipeline.model_copy(update={"steps": []}), options, executor, **where)
-    token = live.activate(run)
-    try:
-        result = logic.function(*logic.args, **kwargs)
-        value = run.outputs.unwrap(result)
-    except Exception as exc:
-        record = run.finish(error=shim.describe_error(exc, "in the pipeline logic"))
-        logic.failed_run = RunResult(record=record, summary=run.summary())
-        raise
-    finally:
-        live.deactivate(token)
-    record = run.finish(return_value=value)
-    return RunResult(record=record, summary=run.summary(), value=value)
-
-
-def dumps_summary(summary: dict[str, Any]) -> str:
-    return json.dumps(summary, indent=2, sort_keys=False, default=str)
+        return runstore.summary(self.state, self.record, steps)

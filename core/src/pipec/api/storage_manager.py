@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 import shutil
-import tempfile
-from pathlib import Path
 
 import fsspec
 
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("PIPEC_CACHE_DIR", Path.home() / ".cache" / "pipec" / "downloads"))
+from pipec.store.downloads import cache_dir, unpack_once
 
 
 class StorageManager:
@@ -54,11 +49,6 @@ def _archive_format(path: str) -> str | None:
     return None
 
 
-_TAR_FILTER = "filter" in inspect.signature(shutil.unpack_archive).parameters
-"""Python's tar filters (3.12, and security releases before it): with `data`, no member
-lands outside the folder, nor is a device or a link out of it."""
-
-
 def _extracted(archive: str, fmt: str, cache_context: str | None) -> str:
     """The archive's content as a folder in the cache, once per version of the archive
     (its path, size and time)."""
@@ -66,26 +56,3 @@ def _extracted(archive: str, fmt: str, cache_context: str | None) -> str:
     key = f"{os.path.abspath(archive)}:{stat.st_size}:{stat.st_mtime_ns}"
     folder = cache_dir() / (cache_context or "global") / "extracted"
     return unpack_once(archive, folder / hashlib.sha256(key.encode()).hexdigest()[:16], fmt)
-
-
-def unpack_once(archive: str, target: Path, fmt: str = "zip") -> str:
-    """`archive` (a `shutil.unpack_archive` format) unpacked into `target`, unless it is
-    there: into a temporary folder renamed when complete, so a folder that is there is
-    whole, and a process that unpacked it at the same time wins."""
-    if target.is_dir():
-        return str(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-")
-    try:
-        if fmt != "zip" and _TAR_FILTER:
-            shutil.unpack_archive(archive, tmp, fmt, filter="data")
-        else:  # zip members are kept inside the folder by `zipfile` itself
-            shutil.unpack_archive(archive, tmp, fmt)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not target.is_dir():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return str(target)

@@ -1,5 +1,5 @@
-"""The step an engine task runs (`pipec.runtime.scheduled.run_step`), with no engine: the
-engine adapters' tests run the same through Airflow and Prefect."""
+"""The step an engine task runs (`pipec.adapter.EngineRun`), with no engine: the engine
+adapters' tests run the same through Airflow and Prefect."""
 
 from __future__ import annotations
 
@@ -7,41 +7,34 @@ from pathlib import Path
 
 import pytest
 from conftest import PIPELINES, rel
+from pipec.adapter import EngineRun
 from pipec.capture.session import load_pipeline
-from pipec.runtime import runs, scheduled, shim
-from pipec.runtime.context import StepCall, StoredRun
-from pipec.runtime.lifecycle import AttemptFn
+from pipec.runtime import attempt as attempts
+from pipec.runtime.step import AttemptFn
 from pipec.store import Store
 from pipec.testing.observe import LOG_ENV
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_repo_root: Path) -> StoredRun:
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_repo_root: Path) -> EngineRun:
     monkeypatch.setenv(LOG_ENV, str(tmp_path / "log.txt"))
     pipeline = load_pipeline(rel(PIPELINES / "run" / "engine_steps.py"))
     store = Store.resolve(str(tmp_path / "store"))
-    state, record = runs.begin(store, pipeline, "run-1", "example-engine", {})
-    scheduled.write_specs(state, record)
-    return state
+    return EngineRun.begin(store, pipeline, "run-1", "example-engine", {})
 
 
-def in_process(run: StoredRun, step: str) -> AttemptFn:
-    call = StepCall(
-        store=run.store.url, pipeline=run.pipeline.name, run_id=run.run_id, step=step,
-        project_dir=str(Path.cwd()),
-    )  # fmt: skip
-    return lambda number, _limit: shim.execute(call, number)
+def in_process(run: EngineRun, step: str) -> AttemptFn:
+    call = run.call(step, str(Path.cwd()))
+    return lambda number, _limit: attempts.execute(call, number)
 
 
-def step(run: StoredRun, name: str, *, retry: bool = False) -> tuple[str, str, int]:
-    node, record = scheduled.run_step(
-        run, name, in_process(run, name), target="example-engine", refresh=False, retry=retry
-    )
+def step(run: EngineRun, name: str, *, retry: bool = False) -> tuple[str, str, int]:
+    node, record = run.run_step(name, in_process(run, name), refresh=False, retry=retry)
     return node.status, record.status, len(record.attempts)
 
 
 def test_callbacks_see_the_run_and_a_callable_retries_within_one_engine_try(
-    run: StoredRun, tmp_path: Path
+    run: EngineRun, tmp_path: Path
 ) -> None:
     assert step(run, "first") == ("completed", "completed", 1)
     assert step(run, "flaky") == ("completed", "completed", 2)
@@ -53,17 +46,17 @@ def test_callbacks_see_the_run_and_a_callable_retries_within_one_engine_try(
     ]
 
 
-def test_a_retry_count_is_left_to_the_engine(run: StoredRun) -> None:
+def test_a_retry_count_is_left_to_the_engine(run: EngineRun) -> None:
     step(run, "first")
     assert step(run, "counted") == ("running", "failed", 1)  # the engine's next try
     assert step(run, "counted", retry=True) == ("completed", "completed", 2)
 
 
-def test_a_raising_callback_fails_the_step(run: StoredRun, tmp_path: Path) -> None:
+def test_a_raising_callback_fails_the_step(run: EngineRun, tmp_path: Path) -> None:
     (tmp_path / "log.txt").mkdir()  # the callback's note cannot write its line
     status, record, _ = step(run, "first")
     assert (status, record) == ("failed", "failed")
-    assert "a callback raised IsADirectoryError" in (run.step_record("first").error or "")
+    assert "a callback raised IsADirectoryError" in (run.state.step_record("first").error or "")
 
 
 GLOBALS_PIPELINE = """
@@ -97,12 +90,12 @@ def test_logic_reading_module_globals_is_replayed_from_the_pipeline_file(
         update={"source": pipeline.source.model_copy(update={"file": "uses_globals.py"})}
     )
     store = Store.resolve(str(tmp_path / "store"))
-    state, record = runs.begin(store, pipeline, "run-1", "example-engine", {})
-    scheduled.write_specs(state, record)
-    step(state, "make")
+    run = EngineRun.begin(store, pipeline, "run-1", "example-engine", {})
+    step(run, "make")
+    state = run.state
     capsys.readouterr()
     where = str(project) if file_here else str(tmp_path / "elsewhere")
-    final = scheduled.conclude(state, replay_from=where)
+    final = run.conclude(replay_from=where)
     printed = capsys.readouterr().out
     assert final.status == "completed"
     assert final.return_value is not None
@@ -120,13 +113,10 @@ def test_method_calls_in_traced_logic_change_what_the_next_step_gets(tmp_path: P
     dict after a nested `extend` and an `update`."""
     pipeline = load_pipeline(str(PIPELINES / "decorator" / "method_mutation.py"))
     store = Store.resolve(str(tmp_path / "store"))
-    state, record = runs.begin(store, pipeline, "run-1", "example-engine", {})
-    scheduled.write_specs(state, record)
+    run = EngineRun.begin(store, pipeline, "run-1", "example-engine", {})
+    state = run.state
     for name in ("load", "settings", "use"):
-        node, _ = scheduled.run_step(
-            state, name, in_process(state, name), target="example-engine", refresh=False,
-            retry=False,
-        )  # fmt: skip
+        node, _ = run.run_step(name, in_process(run, name), refresh=False, retry=False)
         assert node.status == "completed", state.step_record(name).error
     seen = state.load(state.step_record("use").outputs["seen"])
     assert seen == {"items": [1, 2, 3], "last": 4, "config": {"layers": [8, 4, 2], "lr": 0.1}}

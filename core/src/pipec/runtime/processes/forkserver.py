@@ -1,8 +1,8 @@
 """Step processes forked from a warm server, so an attempt does not pay for Python's start.
 
-`python -m pipec.runtime.shim` costs ~0.3 s per attempt (interpreter start and pipec's
+`python -m pipec.runtime.attempt` costs ~0.3 s per attempt (interpreter start and pipec's
 imports) before the step does anything, which dwarfs small steps. Here one server
-process per pipec process (`python -m pipec.runtime.forkserver`) imports the shim once
+process per pipec process (`python -m pipec.runtime.processes.forkserver`) imports the shim once
 and forks step processes from itself. An attempt runs in a step process, never in the
 caller, as ClearML's steps do: in the caller's working directory and environment as they
 are when the attempt starts, killable on `time_limit` or a pipeline stop, a crash
@@ -55,56 +55,24 @@ import struct
 import subprocess
 import sys
 import threading
-import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 import fsspec.config
+
 from pipec.records import StepRecord
-from pipec.runtime.context import RunFiles, StepCall
+from pipec.runtime.processes import prologue
+from pipec.runtime.processes.step_process import step_env
+from pipec.runtime.runstore import RunFiles, StepCall
 
 _LENGTH = struct.Struct("!I")
 _CODE = struct.Struct("!i")
 
 
-class StepProcess(Protocol):
-    """What schedulers use of an attempt's process (a subset of `subprocess.Popen`)."""
-
-    pid: int
-    stdout: IO[str] | None
-    returncode: int | None
-
-    def wait(self, timeout: float | None = None) -> int: ...
-
-    def kill(self) -> None: ...
-
-
-def step_env() -> dict[str, str]:
-    """An attempt's environment: this process's, headless (no plot windows), unbuffered."""
-    return {"MPLBACKEND": "Agg", **os.environ, "PYTHONUNBUFFERED": "1"}
-
-
-def spawn(call: StepCall, attempt: int) -> StepProcess:
-    """Start attempt `attempt` of `call`'s step in its own process; its stdout and stderr
-    are the process's `stdout` (text)."""
+def spawn(call: StepCall, attempt: int) -> ForkedProcess:
+    """Start attempt `attempt` of `call`'s step in a step process of this process's server."""
     args = [call.model_dump_json(), str(attempt)]
-    if not hasattr(os, "fork"):  # Windows
-        return subprocess.Popen(
-            [sys.executable, "-m", "pipec.runtime.shim", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=step_env(),
-        )
     return _client().start(args, step_env(), os.getcwd(), call.run_id)
-
-
-def forward(proc: StepProcess, echo: Callable[[str], None]) -> None:
-    """Hand each line the attempt prints to `echo`, until it closes its output."""
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        echo(line.rstrip())
 
 
 # ------------------------------------------------------------------ framing
@@ -174,7 +142,7 @@ class _Client:
     def __init__(self) -> None:
         mine, theirs = socket.socketpair()
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "pipec.runtime.forkserver", str(theirs.fileno())],
+            [sys.executable, "-m", "pipec.runtime.processes.forkserver", str(theirs.fileno())],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -244,32 +212,16 @@ def _attempt(
     base_path: list[str],
     base_conf: dict[str, Any],
 ) -> int:
-    """In a step process: run one attempt as `python -m pipec.runtime.shim ARGS` started in
+    """In a step process: run one attempt as `python -m pipec.runtime.attempt ARGS` started in
     the caller's directory with the caller's environment would; its exit status."""
-    from pipec.runtime import shim
-
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    os.close(out)
+    prologue.output_to(out)
     os.environ.clear()
     os.environ.update(message["env"])
-    # fsspec reads its `FSSPEC_<PROTOCOL>...` settings (storage credentials, endpoints)
-    # from the environment when imported: read them from this attempt's, as a new
-    # interpreter would, over what the process had before its first attempt
-    fsspec.config.conf.clear()
-    fsspec.config.conf.update(copy.deepcopy(base_conf))
-    fsspec.config.set_conf_env(fsspec.config.conf)
+    prologue.read_fsspec_env(base_conf)
     os.chdir(message["cwd"])
     # `python -m` puts the directory it starts in first on sys.path
     sys.path[:] = [message["cwd"] if p == start_dir else p for p in base_path]
-    sys.argv[:] = ["-m", *message["start"]]
-    try:
-        return shim.main(message["start"])
-    except SystemExit as exc:
-        return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
-    except BaseException:
-        traceback.print_exc()
-        return 1
+    return prologue.run(message["start"])
 
 
 def _leaves_threads() -> bool:
@@ -386,7 +338,7 @@ IDLE = max(2, os.cpu_count() or 1)
 def serve(sock: socket.socket) -> None:
     """Give each `start` to an idle step process (forking one when none is idle), report
     each attempt's exit status, and keep one warmed process ready for the next."""
-    import pipec.runtime.shim  # noqa: F401 (the point of the server: imported once)
+    import pipec.runtime.attempt  # noqa: F401 (the point of the server: imported once)
     from pipec import plugins
 
     plugins.plugin_manager()  # the plugins' entry points (serializers), loaded once too
@@ -537,7 +489,7 @@ def warm_up_attempt() -> StepRecord:
     """The throwaway attempt `_warm_up` runs: a one-step run in `memory://`, written by
     hand (plugins see no run) and removed after."""
     from pipec.ir import LiteralValue, Pipeline, SourceLocation, Step, StepCode
-    from pipec.runtime import shim
+    from pipec.runtime import attempt as shim
     from pipec.store import Store
 
     here = SourceLocation(file="<pipec warm-up>", line=1)

@@ -1,13 +1,13 @@
-"""The runtime shim: one attempt of one step, the same in every engine task.
+"""One attempt of one step, the same in every engine task.
 
 `execute` loads the step's inputs from the store, runs its code in a scratch
 directory, stores its outputs atomically, records what happened, selects what
 `monitor_*` forwards, and only then writes the cache entry. It is the body of a
 local subprocess, of an Airflow task and of a Prefect task alike:
 
-    python -m pipec.runtime.shim '<StepCall JSON>' ATTEMPT
+    python -m pipec.runtime.attempt '<StepCall JSON>' ATTEMPT
 
-Retries, callbacks and skipping live one level up, in `pipec.runtime.lifecycle`.
+Retries, callbacks and skipping live one level up, in `pipec.runtime.step`.
 """
 
 from __future__ import annotations
@@ -25,37 +25,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pipec import cache
-from pipec.capture.session import user_exception
-from pipec.ir import Pipeline, Step
+from pipec.errors import describe_error
+from pipec.ir import Step
 from pipec.records import Attempt, CacheEntry, Monitored, StepRecord, StoredValue, jsonable
-from pipec.runtime.context import (
-    RunFiles,
-    StepCall,
-    StepContext,
-    StoredRun,
-    enter_step,
-    leave_step,
-)
+from pipec.runtime.context import StepContext, enter_step, leave_step
+from pipec.runtime.runstore import StepCall, StoredRun, open_run
 from pipec.runtime.values import InputError, resolve, step_inputs
-from pipec.store import Store, slug
+from pipec.store import slug
 
 
 class StepAborted(Exception):
     """The attempt was stopped from outside (time limit, pipeline stop)."""
-
-
-def describe_error(exc: BaseException, where: str) -> str:
-    """`file:line: Type: message (where)`, pointing at the user's own line."""
-    return str(user_exception(exc, where))
-
-
-def open_run(call: StepCall, *, steps: bool = True) -> StoredRun:
-    """The run `call` belongs to; without `steps`, its IR has none (each step's spec is
-    read on its own, `StoredRun.step`), which is all one step's attempt needs."""
-    store = Store(call.store)
-    files = RunFiles(call.pipeline, call.run_id)
-    pipeline = store.read_model(files.ir if steps else files.head, Pipeline)
-    return StoredRun(store, pipeline, call.run_id)
 
 
 @contextlib.contextmanager
@@ -166,7 +146,7 @@ def _store_outputs(run: StoredRun, step: Step, values: dict[str, Any]) -> dict[s
     stored = {}
     for name, value in values.items():
         try:
-            stored[name] = run.put(f"{run.files.step_dir(step.name)}/outputs/{slug(name)}", value)
+            stored[name] = run.put(step.name, "outputs", name, value)
         except Exception as exc:
             raise TypeError(
                 f"step {step.name!r}: cannot store its return value {name!r} "
@@ -182,7 +162,7 @@ def execute(
     cancelled: Callable[[], bool] = lambda: False,
 ) -> StepRecord:
     """Run one attempt of a step whose record the lifecycle has set to `running`."""
-    run = open_run(call, steps=False)
+    run = open_run(call.store, call.pipeline, call.run_id, steps=False)
     step = run.step(call.step)
     record = run.step_record(call.step)
     record.outputs, record.artifacts, record.models, record.reports = {}, {}, {}, []
@@ -226,12 +206,12 @@ def execute(
         traceback.print_exc(file=sys.stderr)
         record.workdir = workdir
     if status != "completed":  # outputs this attempt stored are in no record: drop them
-        run.store.remove(f"{run.files.step_dir(step.name)}/outputs")
+        run.drop_values(step.name, ("outputs",))
     record.attempts.append(
         Attempt(number=attempt, status=status, started=started, ended=time.time(), error=error)
     )
     record.status, record.error = status, error  # type: ignore[assignment]
-    run.store.write_model(run.files.step_record(step.name), record)
+    run.write_step(record)
     if status == "completed" and step.policies.cache and record.cache_key:
         cache.record(
             run.store,
@@ -254,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     """Subprocess entry: the exit status says whether the attempt completed."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m pipec.runtime.shim STEP_CALL_JSON ATTEMPT", file=sys.stderr)
+        print("usage: python -m pipec.runtime.attempt STEP_CALL_JSON ATTEMPT", file=sys.stderr)
         return 2
     record = execute(StepCall.model_validate_json(args[0]), int(args[1]))
     if record.error:

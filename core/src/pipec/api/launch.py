@@ -16,32 +16,16 @@ import io
 import os
 import sys
 import types
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pipec.capture.builder import PipelineBuilder
+from pipec.capture.component import PipelineSpec
+from pipec.contract import Logic, RunOptions, RunResult
 from pipec.errors import PipelineErrors
 from pipec.ir import Pipeline
 from pipec.plugins import get_target
-from pipec.runtime.runner import RunOptions
-from pipec.targets import RunResult
 from pipec.validate import check_target, validate
-
-if TYPE_CHECKING:
-    from pipec.capture.decorator import PipelineSpec
-
-
-@dataclass
-class Logic:
-    """The live pipeline logic, for targets that run it on this machine."""
-
-    controller: Any = None
-    """The PipelineController, which callbacks receive as `pipeline`."""
-    function: Callable[..., Any] | None = None
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    failed_run: RunResult | None = None
-    """Set by a target when the logic raised after its run began: that run, recorded failed."""
 
 
 @dataclass
@@ -139,8 +123,6 @@ def run_file(path: str, request: RunRequest) -> dict[str, Any]:
 
 def run_defined(namespace: dict[str, Any], name: str, request: RunRequest) -> None:
     """Start a pipeline the file defines but did not start itself."""
-    from pipec.capture.controller import PipelineController
-
     token = set_request(request)
     try:
         for obj in list(namespace.values()):
@@ -148,8 +130,8 @@ def run_defined(namespace: dict[str, Any], name: str, request: RunRequest) -> No
             if spec is not None and spec.name == name:
                 obj()
                 return
-            if isinstance(obj, PipelineController) and obj.name == name:
-                obj.start()
+            if isinstance(obj, PipelineBuilder) and obj.name == name:
+                obj.start()  # type: ignore[attr-defined]  # a PipelineController
                 return
     finally:
         reset_request(token)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from collections.abc import Callable
 from enum import Enum
 from typing import Any, ClassVar
@@ -20,8 +21,11 @@ from typing import Any, ClassVar
 from pipec import templates
 from pipec.capture.session import active_session
 from pipec.errors import UsageError, caller_frame, display_path
-from pipec.records import Report, StepRecord, StoredValue
-from pipec.runtime.context import StepContext, current_step, parse_step_id
+from pipec.records import Report, StoredValue
+from pipec.runtime import logic
+from pipec.runtime.context import StepContext, current_step
+from pipec.runtime.local import PipelineRun
+from pipec.runtime.runstore import parse_step_id, read_step
 from pipec.store import Store
 
 
@@ -63,11 +67,9 @@ class Logger:
         task = Task.current_task()
         if task is not None and task._step is not None:
             return task.get_logger()
-        from pipec.runtime.live import active_run
-
-        run = active_run()
-        if run is not None:
-            return run.logger
+        live = logic.active_run()
+        if live is not None:
+            return run_logger(live.run)
         return task.get_logger() if task is not None else cls()
 
     def _add(self, report: Report) -> None:
@@ -110,6 +112,17 @@ class Logger:
                 text=csv or url,
             )
         )  # fmt: skip
+
+
+_RUN_LOGGERS: weakref.WeakKeyDictionary[PipelineRun, Logger] = weakref.WeakKeyDictionary()
+
+
+def run_logger(run: PipelineRun) -> Logger:
+    """A run's own logger (`PipelineController.get_logger()`, `Logger.current_logger()` in
+    the pipeline logic): one per run, its reports going straight to the run record."""
+    if run not in _RUN_LOGGERS:
+        _RUN_LOGGERS[run] = Logger(run.report)
+    return _RUN_LOGGERS[run]
 
 
 class Artifact:
@@ -229,12 +242,8 @@ class Task:
             raise UsageError("Task.get_task needs task_id (pass it with ${step_name.id})")
         ctx = current_step()
         store = ctx.run.store if ctx is not None else Store.resolve()
-        pipeline, run_id, step = parse_step_id(task_id)
-        path = f"runs/{pipeline}/{run_id}/steps/{step}/step.json"
-        if not store.exists(path):
-            raise LookupError(f"no task {task_id!r} in storage {store.url}")
-        record = store.read_model(path, StepRecord)
-        task = cls(pipeline, record.name, None)
+        record = read_step(store, task_id)
+        task = cls(parse_step_id(task_id)[0], record.name, None)
         task._record, task._store = record, store  # type: ignore[attr-defined]
         return task
 

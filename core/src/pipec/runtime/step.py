@@ -1,7 +1,7 @@
-"""A step's life, with ClearML's semantics: callbacks, cache, attempts and retries.
+"""One step's life, with ClearML's semantics: callbacks, cache, attempts and retries.
 
 `run_node` is called once per step by whatever schedules steps (the local
-runner, an Airflow task, a Prefect task). It asks `pre_execute_callback`
+scheduler, an Airflow task, a Prefect task). It asks `pre_execute_callback`
 whether to run, looks the step up in the cache, runs attempts through the
 caller's `attempt` function (in-process or in a subprocess) and retries them as
 `retry_on_failure` says, reporting every status change the way ClearML's
@@ -12,101 +12,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pipec import cache, events
-from pipec.capture.trace import literal
-from pipec.ir import ArtifactRef, CallableSpec, OutputRef, Pipeline, Step, Template, iter_refs
+from pipec.exprs import literal
+from pipec.ir import ArtifactRef, CallableSpec, OutputRef, Step, Template, iter_refs
 from pipec.records import Attempt, StepRecord, StepStatus, jsonable
 from pipec.refs import render
-from pipec.runtime.context import StoredRun, load_callable
-from pipec.runtime.shim import monitored
+from pipec.runtime.attempt import monitored
+from pipec.runtime.node import EnginePolicies, Node, retry_policy
+from pipec.runtime.runstore import StoredRun, load_callable
 from pipec.runtime.values import content_hash, resolve, step_inputs
 
 AttemptFn = Callable[[int, float | None], StepRecord]
 """Runs attempt N of the step with an optional time limit; returns the record it wrote."""
-
-
-@dataclass(eq=False)
-class Node:
-    """A step as ClearML's callbacks see it (`node.name`, `node.parents`, ...)."""
-
-    name: str
-    parents: list[str]
-    base_task_id: str | None = None
-    queue: str | None = None
-    timeout: float | None = None
-    continue_on_fail: bool = False
-    continue_on_abort: bool = False
-    skip_children_on_fail: bool = True
-    skip_children_on_abort: bool = True
-    cache_executed_step: bool = False
-    parameters: dict[str, Any] = field(default_factory=dict)
-    status: StepStatus = "pending"
-    executed: str | bool | None = None
-    """The step's id once it ran, False when it failed, None before (as in ClearML)."""
-    skip_job: bool = False
-    job: None = None
-    job_started: float | None = None
-    job_ended: float | None = None
-    job_type: str | None = None
-    retries: int = 0
-
-    @classmethod
-    def of(cls, step: Step) -> Node:
-        p = step.policies
-        behaviour = p.continue_behaviour or {}
-        return cls(
-            name=step.name,
-            parents=list(step.parents),
-            base_task_id=step.template.template_id if step.template else step.code.hash[:32],
-            queue=p.execution_queue,
-            timeout=p.time_limit,
-            continue_on_fail=behaviour.get("continue_on_fail", p.continue_on_fail),
-            continue_on_abort=behaviour.get("continue_on_abort", False),
-            skip_children_on_fail=behaviour.get("skip_children_on_fail", True),
-            skip_children_on_abort=behaviour.get("skip_children_on_abort", True),
-            cache_executed_step=p.cache,
-            job_type=p.task_type,
-        )
-
-
-def skip_reason(parents: list[tuple[Node, StepRecord]]) -> str | None:
-    """Why a step whose parents have finished must be skipped (ClearML's rules), if so:
-    a skipped parent, or a failed / aborted one unless it continues without skipping
-    its children."""
-    for node, record in parents:
-        if record.status == "skipped":
-            return f"parent {node.name!r} was skipped"
-        if record.status == "failed" and (not node.continue_on_fail or node.skip_children_on_fail):
-            return f"parent {node.name!r} failed"
-        if record.status == "aborted" and (
-            not node.continue_on_abort or node.skip_children_on_abort
-        ):
-            return f"parent {node.name!r} was aborted"
-    return None
-
-
-def retry_policy(pipeline: Pipeline, step: Step) -> int | CallableSpec | None:
-    """ClearML's `retry_on_failure` for a step: its own, else the pipeline's."""
-    policy = step.policies.retry_on_failure
-    return pipeline.policies.retry_on_failure if policy is None else policy
-
-
-def engine_retry_count(pipeline: Pipeline, step: Step) -> int:
-    """How many retries an engine starts itself for the step (its task's `retries`): a
-    count is the engine's to carry; a callable is asked by the lifecycle, within one
-    engine try (the engine cannot call it), so the engine retries nothing."""
-    policy = retry_policy(pipeline, step)
-    return policy if isinstance(policy, int) else 0
-
-
-def is_fatal(node: Node, record: StepRecord) -> bool:
-    """A failure or abort that fails the whole run (the step does not continue)."""
-    return (record.status == "failed" and not node.continue_on_fail) or (
-        record.status == "aborted" and not node.continue_on_abort
-    )
 
 
 @dataclass
@@ -120,7 +40,7 @@ class Lifecycle:
     refresh: frozenset[str] | bool = frozenset()
     engine_retries: bool = False
     """The engine starts each retry a count allows itself (Airflow's `retries`,
-    `engine_retry_count`): after a failed attempt that such a `retry_on_failure`
+    `EnginePolicies.retries`): after a failed attempt that such a `retry_on_failure`
     retries, `run_node` returns with the node still `running`, and the engine's next try
     continues the step with `resume_node`. A callable policy retries within the try."""
 
@@ -139,12 +59,15 @@ class Lifecycle:
     def _pipeline_callback(self, option: str) -> Callable[..., Any] | None:
         return self._callback(self.run.pipeline.policies.options.get(option))  # type: ignore[arg-type]
 
+    def _event(self, step: str, event: str) -> None:
+        events.step_event(self.run.store.url, self.run.pipeline.name, self.run.run_id, step, event)
+
     def set_status(self, node: Node, status: StepStatus, step: Step) -> None:
         previous = node.status
         if previous == status:
             return
         node.status = status
-        events.step_event(self.run, node.name, status)
+        self._event(node.name, status)
         callback = self._callback(step.policies.status_change_callback)
         if callback is not None:
             callback(self.controller, node, previous)
@@ -169,9 +92,6 @@ class Lifecycle:
                 shown[name] = resolve(value, self.run)
         return shown
 
-    def _write(self, record: StepRecord) -> None:
-        self.run.store.write_model(self.run.files.step_record(record.name), record)
-
     def _pre_execute(self, node: Node, step: Step) -> bool:
         """ClearML's `pre_execute_callback`: False skips the step (and so its children).
         Changes it makes to `parameters` become the step's inputs."""
@@ -186,7 +106,7 @@ class Lifecycle:
         changed = {k: v for k, v in parameters.items() if node.parameters.get(k) != v}
         if changed:
             step.inputs.update({k: literal(v) for k, v in changed.items()})
-            self.run.store.write_model(self.run.files.step_spec(step.name), step)
+            self.run.write_spec(step)
             node.parameters = dict(parameters)
         return True
 
@@ -215,7 +135,7 @@ class Lifecycle:
         record = StepRecord(
             name=step.name, id=self.run.files.step_id(step.name), status="skipped", error=reason
         )
-        self._write(record)
+        self.run.write_step(record)
         node.skip_job = True
         self.set_status(node, "skipped", step)
         return record
@@ -223,7 +143,7 @@ class Lifecycle:
     def run_node(self, node: Node, step: Step, attempt: AttemptFn) -> StepRecord:
         """Run a step whose parents have all finished; returns its final record."""
         record = StepRecord(name=step.name, id=self.run.files.step_id(step.name))
-        self._write(record)
+        self.run.write_step(record)
         try:
             go = self._pre_execute(node, step)
         except Exception as exc:
@@ -257,7 +177,7 @@ class Lifecycle:
                     )
                 )
                 record.monitored = monitored(step, record)
-                self._write(record)
+                self.run.write_step(record)
                 return self._finish(node, step, record)
         self.set_status(node, "running", step)
         return self._attempts(node, step, record, attempt)
@@ -276,16 +196,16 @@ class Lifecycle:
     ) -> StepRecord:
         while True:
             record.status = "running"
-            self._write(record)
+            self.run.write_step(record)
             record = attempt(len(record.attempts) + 1, node.timeout)
             if record.status != "failed" or not self._retry(node, step):
                 break
             node.retries += 1
-            events.step_event(self.run, node.name, "retrying")
-            if self.engine_retries and engine_retry_count(self.run.pipeline, step):
+            self._event(node.name, "retrying")
+            if self.engine_retries and EnginePolicies.of(self.run.pipeline, step).retries:
                 return record
         record.ended = time.time()
-        self._write(record)
+        self.run.write_step(record)
         return self._finish(node, step, record)
 
     def _failed(self, node: Node, step: Step, record: StepRecord, error: str) -> StepRecord:
@@ -294,5 +214,5 @@ class Lifecycle:
         record.attempts.append(
             Attempt(number=1, status="failed", started=now, ended=now, error=error)
         )
-        self._write(record)
+        self.run.write_step(record)
         return self._finish(node, step, record)

@@ -1,0 +1,179 @@
+"""The public API for engine adapters and target plugins: everything a target needs.
+
+An adapter imports this module, `pipec.ir` (the plain data it compiles) and
+`pipec.errors`, and nothing else of pipec; import contracts in lint hold the built-in
+adapters to that. The pieces:
+
+- the contract: `Target` (with `compile(pipeline, out_dir, options)` and `run`),
+  `RunOptions`, `RunResult`, `Logic`, the capability names `FEATURES` and
+  `ENGINE_FEATURES` (those an engine gets by running its steps through `EngineRun`),
+  and `hookimpl` to register a target with the `pipec_targets` hook;
+- `EngineRun`: a run an engine schedules, from any of its tasks: `begin` it (first task),
+  `open` it (every other task), run one `step` by name and map the `StepOutcome` onto
+  the engine's retry (`StepRetry`) / skip / fail, `conclude` it (last task), `summary`;
+  `handoff(record)` is the small JSON a task passes on (status, output URIs);
+- `EnginePolicies.of(pipeline, step)`: the retries, timeout and queue an engine maps
+  onto its own task options;
+- `run_logic`: for targets with the `dynamic` capability, the pipeline's own logic
+  running in the engine's flow, each attempt an engine task (`EngineAttempt`);
+- `open_store`, `check_parameters`, `run_id_of`: the checks every target makes first;
+- `codegen`: helpers for targets that write files (`py_literal`, `write_beside_ir`, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pipec._version import __version__ as PIPEC_VERSION
+from pipec.adapter import codegen
+from pipec.capture.session import pipeline_logic
+from pipec.contract import FEATURES, Logic, RunOptions, RunResult, Target
+from pipec.errors import PipelineError, UsageError
+from pipec.hookspecs import hookimpl
+from pipec.ir import Pipeline, Step
+from pipec.records import RunRecord, StepRecord
+from pipec.runtime import engine, runstore
+from pipec.runtime.engine import ENGINE_FEATURES, StepOutcome, StepRetry, handoff
+from pipec.runtime.local import PipelineRun
+from pipec.runtime.logic import run_logic as _run_logic
+from pipec.runtime.node import EnginePolicies
+from pipec.runtime.step import AttemptFn
+from pipec.store import Store, slug
+
+
+def open_store(url: str | None) -> Store:
+    """The run's store (`url`, else `$PIPEC_STORAGE`, else `./.pipec/store`), checked to
+    be usable and shared between processes: an engine's steps run in processes of their
+    own."""
+    store = Store.resolve(url)
+    store.check()
+    if not store.shared_between_processes:
+        raise UsageError(f"storage {store.url} lives inside one process; steps run in others")
+    return store
+
+
+def check_parameters(pipeline: Pipeline, params: dict[str, Any]) -> None:
+    """Unknown parameters and missing required ones are usage errors, before a run starts."""
+    runstore.with_parameters(pipeline, params)
+
+
+def run_id_of(engine_id: str) -> str:
+    """An engine's run id (a DAG run id, a flow run id) as a pipec run id: one safe path
+    segment of the store."""
+    return slug(engine_id)
+
+
+def _module_globals(pipeline: Pipeline, project_dir: str) -> dict[str, Any] | None:
+    """The globals of the user's pipeline module, when its file is on this machine where it
+    was compiled (`project_dir` + the IR's source file): the file runs in capture mode, so
+    nothing in it starts a run. None when it is not there or does not load."""
+    try:
+        return pipeline_logic(pipeline, project_dir).__globals__
+    except (PipelineError, UsageError):
+        return None
+
+
+class EngineRun(engine.EngineRun):
+    """One pipec run an engine schedules (see `pipec.runtime.engine.EngineRun`)."""
+
+    def conclude(  # type: ignore[override]
+        self, *, replay_from: str | None = None
+    ) -> RunRecord:
+        """The final run record. With `replay_from` (the project directory the pipeline
+        was compiled in, on this machine) a decorator pipeline's logic is replayed with
+        the run's values: its prints land in the calling task's log, and what it raises
+        fails the run. Logic reading its module's globals gets them from the pipeline
+        file there, when this machine has it."""
+        if replay_from is None:
+            return super().conclude()
+        return super().conclude(
+            replay_from=replay_from, load_module=lambda: _module_globals(self.pipeline, replay_from)
+        )
+
+
+EngineAttempt = Callable[[EngineRun, Step, int, float | None], "str | None"]
+"""How an engine runs attempt N of a step of a dynamic pipeline, with its time limit: as
+one of its tasks, which calls `EngineRun.attempt` wherever it runs, waited for here.
+Returns how that task ended if it ended without recording the attempt (None: it did)."""
+
+
+class _EngineAttempts:
+    """The local scheduler's executor for logic running in an engine's flow: each attempt
+    is the engine's task (`EngineAttempt`), made in the thread the scheduler gives the
+    step, so concurrent steps are concurrent engine tasks."""
+
+    serial = False
+
+    def __init__(self, target: str, attempt: EngineAttempt) -> None:
+        self.target = target
+        self._attempt = attempt
+
+    def attempt(self, run: PipelineRun, step: Step) -> AttemptFn:
+        engine_run = EngineRun(run.state, self.target)
+
+        def attempt(number: int, time_limit: float | None) -> StepRecord:
+            ended = self._attempt(engine_run, step, number, time_limit)
+            record = run.state.step_record(step.name)
+            if record.status == "running":  # the engine's task ended before the attempt could
+                error = ended or "its engine task ended without recording the attempt"
+                record = runstore.end_attempt(run.state, step.name, number, "failed", error)
+            return record
+
+        return attempt
+
+
+def run_logic(
+    pipeline: Pipeline,
+    *,
+    store: Store,
+    run_id: str,
+    target: str,
+    params: dict[str, Any],
+    refresh: frozenset[str] | bool,
+    project_dir: str,
+    attempt: EngineAttempt,
+) -> tuple[EngineRun, RunRecord]:
+    """A dynamic pipeline's run, its logic (from the pipeline file under `project_dir`)
+    running here as on the local target, each attempt an engine task (`attempt`); the
+    run and its final record. What the logic raises is the run's recorded error."""
+    logic = Logic(function=pipeline_logic(pipeline, project_dir))
+    options = RunOptions(
+        target=target, storage=store.url, params=params, refresh=refresh, quiet=True
+    )
+    executor = _EngineAttempts(target, attempt)
+    try:
+        record = _run_logic(
+            pipeline, options, logic, executor, run_id=run_id, project_dir=project_dir
+        ).record
+    except Exception:
+        if logic.failed_run is None:  # the run never began
+            raise
+        record = logic.failed_run.record  # the logic raised: recorded as the run's error
+    return EngineRun.open(store.url, pipeline.name, run_id, target), record
+
+
+__all__ = [
+    "ENGINE_FEATURES",
+    "FEATURES",
+    "PIPEC_VERSION",
+    "EngineAttempt",
+    "EnginePolicies",
+    "EngineRun",
+    "Logic",
+    "RunOptions",
+    "RunRecord",
+    "RunResult",
+    "StepOutcome",
+    "StepRecord",
+    "StepRetry",
+    "Store",
+    "Target",
+    "check_parameters",
+    "codegen",
+    "handoff",
+    "hookimpl",
+    "open_store",
+    "run_id_of",
+    "run_logic",
+]

@@ -1,0 +1,89 @@
+"""The operations an IR `Expr` may name, and plain Python values as IR.
+
+One table maps each `Expr.op` to the callable that computes it: the trace records
+only names from it, the runtime evaluates from it, and the diagram shows it. Keeping
+it here, below both capture and the runtime, is what lets them agree without
+importing each other.
+
+Internal.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import cloudpickle
+
+from pipec.errors import CaptureError, caller_location
+from pipec.ir import Expr, LiteralValue, PickledValue, Value, is_exact_json
+
+BINARY = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "lshift",
+          "rshift", "and", "or", "xor")  # fmt: skip
+COMPARE = ("lt", "le", "eq", "ne", "gt", "ge")
+UNARY = ("neg", "pos", "invert", "abs", "trunc", "floor", "ceil")
+
+OPERATORS: dict[str, Callable[..., Any]] = {
+    **{op: getattr(operator, f"{op}_" if op in ("and", "or") else op) for op in BINARY},
+    **{op: getattr(operator, op) for op in COMPARE},
+    **{op: getattr(operator, op) for op in ("neg", "pos", "invert", "abs")},
+    **{op: getattr(math, op) for op in ("trunc", "floor", "ceil")},
+    "round": round,
+    "divmod": divmod,
+}
+"""Arithmetic and comparisons: the operator behind each such `Expr.op`."""
+
+
+def _mutated(op: str) -> Callable[..., Any]:
+    """Mutation recorded by the trace (`x[k] = v`): apply it, the result is the object."""
+    change = {"setitem": operator.setitem, "delitem": operator.delitem, "setattr": setattr}[op]
+
+    def apply(target: Any, *args: Any) -> Any:
+        change(target, *args)
+        return target
+
+    return apply
+
+
+def _after_method(target: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """A method call the trace recorded (`x.append(v)`): make it, the result is the object."""
+    getattr(target, name)(*args, **kwargs)
+    return target
+
+
+MUTATIONS = frozenset({"setitem", "delitem", "setattr", "method"})
+"""The operations that change their first argument and give it back."""
+
+CALLS: dict[str, Callable[..., Any]] = {
+    **OPERATORS,
+    "getattr": getattr,
+    "getitem": operator.getitem,
+    "call": lambda fn, *args, **kwargs: fn(*args, **kwargs),
+    "format": format,
+    "str": str,
+    "repr": repr,
+    "tuple": lambda *items: tuple(items),
+    "list": lambda *items: list(items),
+    "set": lambda *items: set(items),
+    "frozenset": lambda *items: frozenset(items),
+    "dict": lambda *flat: dict(zip(flat[::2], flat[1::2], strict=True)),
+    **{op: _mutated(op) for op in ("setitem", "delitem", "setattr")},
+    "method": _after_method,
+}
+"""Every `Expr.op`, by name: what evaluating it calls with the evaluated arguments."""
+
+
+def literal(obj: Any) -> Value:
+    """A plain Python value as IR: JSON when exact, a tuple expression, else cloudpickle."""
+    if is_exact_json(obj):
+        return LiteralValue(value=obj)
+    if type(obj) is tuple:
+        return Expr(op="tuple", args=[literal(x) for x in obj])
+    try:
+        data = cloudpickle.dumps(obj)
+    except Exception as exc:
+        raise CaptureError(f"cannot serialise argument {obj!r}: {exc}", caller_location()) from exc
+    return PickledValue(data=base64.b64encode(data).decode(), type_name=type(obj).__qualname__)

@@ -1,0 +1,116 @@
+"""Targets are checked as they register: a plugin that breaks the contract is named once,
+before any pipeline can fail far away because of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pipec import plugins
+from pipec.adapter import hookimpl
+from pipec.cli import app
+from pipec.errors import UsageError
+from typer.testing import CliRunner
+
+
+class Good:
+    name = "good-target"
+    description = "keeps the contract"
+    capabilities = frozenset({"task_steps"})
+
+    def compile(self, pipeline: Any, out_dir: Path, options: Any = None) -> list[Path]:
+        return []
+
+    def run(self, pipeline: Any, options: Any, logic: Any) -> Any:
+        raise NotImplementedError
+
+
+class NoRun(Good):
+    name = "no-run"
+    run = None  # type: ignore[assignment]
+
+
+class Typo(Good):
+    name = "typo"
+    capabilities = frozenset({"task_steps", "retry_callables"})
+
+
+class Plugin:
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+    @hookimpl
+    def pipec_targets(self) -> list[Any]:
+        return [self.target]
+
+
+@pytest.fixture
+def register() -> Iterator[Any]:
+    pm = plugins.plugin_manager()
+    registered: list[Any] = []
+
+    def add(target: Any, name: str) -> None:
+        plugin = Plugin(target)
+        pm.register(plugin, name=name)
+        registered.append(plugin)
+
+    yield add
+    for plugin in registered:
+        pm.unregister(plugin)
+
+
+def test_a_target_that_keeps_the_contract_is_listed(register: Any) -> None:
+    register(Good(), "my-plugin")
+    assert "good-target" in plugins.targets()
+    result = CliRunner().invoke(app, ["targets"])
+    assert result.exit_code == 0
+    assert "good-target" in result.stdout
+
+
+def test_a_target_missing_an_attribute_is_refused_naming_the_plugin(register: Any) -> None:
+    register(NoRun(), "broken-plugin")
+    with pytest.raises(
+        UsageError,
+        match=r"^plugin 'broken-plugin': target 'no-run' does not implement "
+        r"pipec.adapter.Target: missing or wrong run$",
+    ):
+        plugins.targets()
+
+
+def test_an_unknown_capability_is_refused_naming_it_and_the_plugin(register: Any) -> None:
+    register(Typo(), "typo-plugin")
+    with pytest.raises(UsageError, match=r"^plugin 'typo-plugin': target 'typo' declares unknown "
+                       r"capabilities \['retry_callables'\]; known: retry_callable, "):  # fmt: skip
+        plugins.targets()
+
+
+def test_the_cli_reports_a_broken_plugin_as_a_usage_error(register: Any) -> None:
+    register(Typo(), "typo-plugin")
+    result = CliRunner().invoke(app, ["targets"])
+    assert result.exit_code == 2
+    assert "typo-plugin" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_an_option_the_target_does_not_know_is_a_usage_error(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["compile", "examples/iris_functions.py", "--target", "json", "--out", str(out),
+         "--option", "storage=s3://bucket"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "target 'json' has no option 'storage'; its options: none" in result.stderr
+    assert not out.exists()
+
+
+def test_an_option_without_a_value_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["compile", "examples/iris_functions.py", "--target", "json", "--out", str(tmp_path),
+         "--option", "storage"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--option takes NAME=VALUE, got 'storage'" in result.stderr
