@@ -150,3 +150,42 @@ def test_unsupported_options_are_rejected_at_compile_time(tmp_path: Path) -> Non
     result = compile_cli(path, tmp_path)
     assert result.exit_code == 1
     assert "target 'airflow' does not support" in result.stderr
+
+
+ENVIRONMENT = HERE.parent / "core" / "pipelines" / "controller" / "environment.py"
+
+
+def rel_path(path: Path) -> str:
+    """A path as the tests address pipelines: from the repository root (the cwd)."""
+    return path.relative_to(HERE.parents[1]).as_posix()
+
+
+def test_docker_and_repo_steps_compile_with_a_warning_and_packages_in_the_header(
+    tmp_path: Path,
+) -> None:
+    """As ClearML's local mode runs them: in the workers' environment, which the warning
+    says must provide what the options would have."""
+    result = compile_cli(rel_path(ENVIRONMENT), tmp_path)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 2, result.stderr
+    assert warnings[0].startswith("warning: docker is set for step(s) 'prepare': target 'airflow'")
+    assert warnings[1].startswith("warning: repo is set for step(s) 'train': target 'airflow'")
+    dag_text = (tmp_path / "environment.py").read_text(encoding="utf-8")
+    assert "# Workers need: numpy, scikit-learn>=1.3." in dag_text.splitlines()[:4]
+
+
+def test_the_environment_option_keeps_the_refusal(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = compile_cli(rel_path(ENVIRONMENT), out, "--option", "environment=refuse")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    line = next(
+        n
+        for n, text in enumerate(ENVIRONMENT.read_text().splitlines(), 1)
+        if "expected-error" in text
+    )
+    assert errors[0].startswith(f"{rel_path(ENVIRONMENT)}:{line}: error: target 'airflow' does not")
+    assert "docker environment (compile option environment=refuse)" in errors[0]
+    assert len(errors) == 2 and "repo environment" in errors[1]
+    assert not out.exists()

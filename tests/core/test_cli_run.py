@@ -34,6 +34,7 @@ CACHED = RUN / "cached.py"
 DYNAMIC = RUN / "dynamic.py"
 MONITORED = RUN / "monitored.py"
 LOGIC_FAILS = RUN / "logic_fails.py"
+LOGIC_RAISES = RUN / "logic_raises.py"
 INVALID = PIPELINES / "bad" / "return_arity.py"
 
 # Step subprocesses may reuse compiled modules (the suite's default forbids writing them).
@@ -160,10 +161,27 @@ def test_param_reaches_a_controller_reference(tmp_path: Path, pipec_home: Path) 
 def test_json_reports_a_run_whose_logic_failed(
     target: str, tmp_path: Path, pipec_home: Path
 ) -> None:
+    logic_line = f"{rel(LOGIC_RAISES)}:{line_of(LOGIC_RAISES, '# the logic fails here')}"
+    error = f"{logic_line}: AssertionError: accuracy 0.25 is too low (in the pipeline logic)"
+
+    result = pipec(
+        "run", rel(LOGIC_RAISES), "--target", target, "--storage", tmp_path / "store", "--json",
+        pipec_home=pipec_home,
+    )  # fmt: skip
+
+    assert result.returncode == 1, result
+    summary = summary_of(result)
+    assert (summary["status"], summary["error"]) == ("failed", error)
+    assert summary["steps"]["score"]["status"] == "completed"
+    assert result.stderr.splitlines().count(error) == 1, result
+
+
+@pytest.mark.parametrize("target", ["local", "debug"])
+def test_json_reports_the_failed_step_the_logic_needed(
+    target: str, tmp_path: Path, pipec_home: Path
+) -> None:
     step_line = f"{rel(LOGIC_FAILS)}:{line_of(LOGIC_FAILS, '# the step fails here')}"
-    logic_line = f"{rel(LOGIC_FAILS)}:{line_of(LOGIC_FAILS, '# the logic fails here')}"
     step_error = f"{step_line}: RuntimeError: no data (in step 'score')"
-    error = f"{logic_line}: StepFailedError: {step_error} (in the pipeline logic)"
 
     result = pipec(
         "run", rel(LOGIC_FAILS), "--target", target, "--storage", tmp_path / "store", "--json",
@@ -172,9 +190,12 @@ def test_json_reports_a_run_whose_logic_failed(
 
     assert result.returncode == 1, result
     summary = summary_of(result)
-    assert (summary["status"], summary["error"]) == ("failed", error)
+    # the logic's use of the value (`if accuracy > 0.5:`) raised because the step failed:
+    # the step's error is the run's
+    assert (summary["status"], summary["error"]) == ("failed", step_error)
     assert summary["steps"]["score"]["error"] == step_error
-    assert result.stderr.splitlines().count(error) == 1, result
+    assert result.stderr.splitlines().count(step_error) == 1, result
+    assert "StepFailedError" not in result.stderr, result
 
 
 # ---------------------------------------------------------------- runs list / runs show
@@ -367,9 +388,10 @@ def test_the_other_examples_under_pipec_run(tmp_path: Path, pipec_home: Path) ->
                 "run", rel(EXAMPLES / "iris_functions.py"), "--target", "debug",
                 "--storage", tmp_path / "a", "--json", pipec_home=pipec_home,
             ),
-            lambda: pipec(
-                "run", rel(EXAMPLES / "iris_tasks" / "pipeline_from_tasks.py"),
+            lambda: run_pipec(  # its train step writes model.pkl where it was launched
+                "run", EXAMPLES / "iris_tasks" / "pipeline_from_tasks.py",
                 "--target", "local", "--storage", tmp_path / "b", "--json", pipec_home=pipec_home,
+                env=FAST, cwd=tmp_path,
             ),
         ]
     )  # fmt: skip

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PIPELINES, Result, cli_env, rel, run_pipec
+from conftest import PIPELINES, Result, cli_env, run_pipec
 from pipec.api import launch
 from pipec.automation.controller import PipelineDecorator
 from pipec.contract import RunOptions
@@ -152,8 +152,11 @@ def controller_view(output: str) -> dict[str, Any]:
     return json.loads(line)
 
 
-def check_task_surface(store: Path, view: dict[str, Any], *, rows: int, label: str) -> None:
-    """What the task_surface fixture must leave, however it was started."""
+def check_task_surface(
+    store: Path, view: dict[str, Any], *, rows: int, label: str, isolated: bool = False
+) -> None:
+    """What the task_surface fixture must leave, however it was started; `isolated`: with
+    `PIPEC_ISOLATE_STEPS=1`, each step in a scratch directory of its own."""
     found = find_run(Store(str(store)), view["run_id"])
     assert found is not None
     run, step_list = found
@@ -179,10 +182,10 @@ def check_task_surface(store: Path, view: dict[str, Any], *, rows: int, label: s
     assert dag["configure"]["base_task_id"] == template_id("pipec tests", "run configure")
     function_ids = {dag["writer"]["base_task_id"], dag["reader"]["base_task_id"]}
     assert len(function_ids) == 2 and all(re.fullmatch("[0-9a-f]{32}", i) for i in function_ids)
-    assert dag["writer"]["parameters"] == {"rows": rows}
+    assert dag["writer"]["parameters"] == {"kwargs/rows": rows}  # ClearML's keys
     assert dag["reader"]["parameters"] == {
-        "task_id": steps["writer"].id,
-        "writer_cwd": steps["writer"].outputs["cwd"].uri,
+        "kwargs/task_id": steps["writer"].id,
+        "kwargs/writer_cwd": steps["writer"].outputs["cwd"].uri,
     }
     assert dag["configure"]["parameters"] == {
         "General/epochs": "5",
@@ -196,16 +199,18 @@ def check_task_surface(store: Path, view: dict[str, Any], *, rows: int, label: s
         Report(kind="scalar", title="loss", series="train", value=0.25, iteration=3)
     ]
     # upload_artifact of an object and of a file, read back by a later step through ${writer.id};
-    # and the later step's cwd is its own
+    # both steps run where the pipeline was launched, as in ClearML, unless isolated
     notes = steps["writer"].artifacts["notes"]
     assert (notes.serializer, Path(notes.uri).name) == ("file", "notes.txt")
     assert state.get_value(steps["writer"].artifacts["table"]) == {"rows": rows}
     assert state.get_value(steps["reader"].outputs["seen"]) == {
         "table": {"rows": rows},
         "notes": "written by writer",
-        "sees_scratch": False,
-        "same_cwd": False,
+        "sees_scratch": not isolated,
+        "same_cwd": not isolated,
     }
+    if not isolated:
+        assert state.get_value(steps["writer"].outputs["cwd"]) == view["cwd"]
     # task.connect(dict): parameter_override strings cast to the connected values' types
     assert state.get_value(steps["configure"].artifacts["args"]) == {
         "epochs": [5, "int"],
@@ -239,18 +244,25 @@ def test_the_task_surface_of_a_script_started_by_hand(tmp_path: Path, pipec_home
     check_task_surface(store, view, rows=3, label="from pipeline")
 
 
-def test_the_task_surface_under_pipec_run(tmp_path: Path, pipec_home: Path) -> None:
-    """`pipec run`'s target, storage and parameters reach a run started with wait=False."""
+@pytest.mark.parametrize("isolated", [False, True])
+def test_the_task_surface_under_pipec_run(isolated: bool, tmp_path: Path, pipec_home: Path) -> None:
+    """`pipec run`'s target, storage and parameters reach a run started with wait=False;
+    steps run in the directory `pipec run` was started in (a scratch one each when
+    isolated)."""
     store = tmp_path / "store"
+    project = tmp_path / "project"
+    project.mkdir()
 
     result = run_pipec(
-        "run", rel(TASK_SURFACE), "--target", "debug", "--storage", store, "--json",
+        "run", TASK_SURFACE, "--target", "debug", "--storage", store, "--json",
         "--param", "rows=7", "--param", "label=from the command line",
-        pipec_home=pipec_home,
+        pipec_home=pipec_home, cwd=project, env={"PIPEC_ISOLATE_STEPS": "1" if isolated else ""},
     )  # fmt: skip
 
     assert result.returncode == 0, result
     summary = json.loads(result.stdout)
     view = controller_view(result.stderr)  # with --json, the script's prints go to stderr
     assert (summary["run_id"], summary["target"]) == (view["run_id"], "debug")
-    check_task_surface(store, view, rows=7, label="from the command line")
+    assert view["cwd"] == str(project)
+    check_task_surface(store, view, rows=7, label="from the command line", isolated=isolated)
+    assert (project / "scratch.txt").exists() is not isolated

@@ -47,8 +47,10 @@ def copy_with_marker(directory: Path, *, literal_names: bool = True) -> Path:
     assert source.count(call) == 1
     source = source.replace(call, call + MARKER_LINE)
     if not literal_names:
-        # not a literal: the script cannot be a template, so nothing stops it
-        source = source.replace(f'task_name="{STEP1_NAME}"', f'task_name="{STEP1_NAME}".strip()')
+        # a name a function of the script gives: only running the script could tell it, so
+        # the script cannot be a template, and nothing stops it
+        source = source.replace(f'task_name="{STEP1_NAME}"', "task_name=step_name()")
+        source = f"def step_name():\n    return {STEP1_NAME!r}\n\n\n" + source
     script = directory / "step1_copy.py"
     script.write_text(source)
     return script
@@ -154,7 +156,7 @@ def test_task_register_without_task_init(flows: Flows) -> None:
     result = flows.results["register_no_init"]
     assert result.returncode == 1, result
     (line,) = error_lines(result.stderr)
-    assert "has no Task.init(" in line and "plain_script.py" in line
+    assert "has no module-level Task.init(" in line and "plain_script.py" in line
     assert not any(flows.homes["bad"].rglob("*.json"))
 
 
@@ -232,7 +234,8 @@ def test_execute_remotely_exits_before_the_work(flows: Flows) -> None:
 
 
 def test_without_a_template_the_script_runs_on(flows: Flows) -> None:
-    """The control: same copy, names not literal, so execute_remotely() does not stop it."""
+    """The control: same copy, a name only running it tells, so execute_remotely() does not
+    stop it."""
     assert (flows.free_dir / "ran.marker").exists(), flows.results["free"]
     assert registry_entries(flows.homes["free"]) == []
 
@@ -283,11 +286,28 @@ def test_task_type_is_read_from_task_init() -> None:
     )
 
 
-def test_register_needs_literal_names(home: Path, tmp_path: Path) -> None:
+def test_names_given_as_expressions_are_worked_out_as_running_the_script_would(
+    home: Path, tmp_path: Path
+) -> None:
+    """ClearML registers a template when the script runs, so `Task.init` may name it with
+    module-level values: a config module's constants, an f-string."""
+    (tmp_path / "settings.py").write_text("class CONFIG:\n    PROJECT = 'from config'\n")
+    script = tmp_path / "step.py"
+    script.write_text(
+        "from pipec import Task\nfrom settings import CONFIG\nSTAGE = 2\n"
+        "task = Task.init(project_name=CONFIG.PROJECT, task_name=f'stage {STAGE}')\n"
+    )
+    template = templates.register(script)
+    assert (template.project, template.name) == ("from config", "stage 2")
+    assert templates.lookup(project="from config", name="stage 2") == template
+
+
+def test_register_needs_names_it_can_work_out(home: Path, tmp_path: Path) -> None:
     script = tmp_path / "dynamic.py"
     script.write_text(
-        "from pipec import Task\nname = 'x'\ntask = Task.init(project_name='p', task_name=name)\n"
+        "from pipec import Task\n\ndef main(name):\n"
+        "    return Task.init(project_name='p', task_name=name)\n"
     )
-    with pytest.raises(PipelineError, match="literal names"):
+    with pytest.raises(PipelineError, match="names it can work out"):
         templates.register(script)
     assert templates.registered() == []

@@ -99,3 +99,33 @@ def test_unsupported_features_are_rejected_before_compiling(tmp_path: Path) -> N
     assert result.exit_code != 0
     assert "target 'prefect' does not support" in result.output
     assert not list(tmp_path.iterdir())
+
+
+ENVIRONMENT = "tests/core/pipelines/controller/environment.py"
+
+
+def test_docker_and_repo_steps_compile_with_a_warning_and_packages_in_the_header(
+    tmp_path: Path,
+) -> None:
+    result = CliRunner().invoke(
+        app, ["compile", ENVIRONMENT, "--target", "prefect", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert [w.split(":")[1].strip() for w in warnings] == [
+        "docker is set for step(s) 'prepare'",
+        "repo is set for step(s) 'train'",
+    ]
+    header = (tmp_path / "environment.py").read_text(encoding="utf-8").splitlines()[:6]
+    assert "# Workers need: numpy, scikit-learn>=1.3." in header
+
+
+def test_the_environment_option_keeps_the_refusal(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["compile", ENVIRONMENT, "--target", "prefect", "--out", str(tmp_path / "out"),
+         "--option", "environment=refuse"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "error: target 'prefect' does not run steps in a docker environment" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -26,6 +26,7 @@ from pipec.contract import RunOptions
 from pipec.diagram import dot, mermaid, show_value
 from pipec.errors import PipelineError, PipelineErrors, UsageError, user_exception
 from pipec.ir import Pipeline, json_schema
+from pipec.params import from_text
 from pipec.plugins import get_target, targets
 from pipec.runtime.runstore import find_run, list_runs
 from pipec.store import StorageError, Store
@@ -162,6 +163,8 @@ def compile(
     options = _pairs("--option", option)
     try:
         written = get_target(target).compile(pipeline, out_dir, options)
+    except PipelineErrors as exc:  # what the target's options refuse, at the user's lines
+        _fail(exc.errors)
     except UsageError as exc:  # a target's own options
         _usage(str(exc))
     for path_written in written:
@@ -180,21 +183,16 @@ def _pairs(option: str, pairs: list[str]) -> dict[str, str]:
 
 
 def _param_values(pipeline: Pipeline, pairs: list[str]) -> dict[str, Any]:
-    """`--param k=v`: JSON when it parses, else the text; numbers follow the parameter's type."""
-    types = {p.name: p.type for p in pipeline.parameters}
-    values: dict[str, Any] = {}
-    for name, text in _pairs("--param", pairs).items():
-        try:
-            value: Any = json.loads(text)
-        except ValueError:
-            value = text
-        kind = types.get(name)
-        if kind == "str":
-            value = text
-        elif kind == "float" and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        values[name] = value
-    return values
+    """`--param k=v`, cast to the parameter's type (`pipec.params.from_text`) before
+    anything runs: a value that is not of it is a usage error."""
+    parameters = {p.name: p for p in pipeline.parameters}
+    try:
+        return {
+            name: from_text(parameters.get(name), text)
+            for name, text in _pairs("--param", pairs).items()
+        }
+    except UsageError as exc:
+        _usage(f"--param: {exc}")
 
 
 StorageOpt = Annotated[

@@ -106,6 +106,11 @@ _LIBRARY_DIRS = tuple(
 )  # fmt: skip
 
 
+def is_library_path(path: str) -> bool:
+    """Whether a file is Python's own or an installed package's: not the user's code."""
+    return os.path.abspath(path).startswith(_LIBRARY_DIRS)
+
+
 def user_exception(exc: BaseException, doing: str) -> CaptureError:
     """An exception from the user's code, pointed at the user's own line."""
     location = None

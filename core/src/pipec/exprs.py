@@ -87,3 +87,16 @@ def literal(obj: Any) -> Value:
     except Exception as exc:
         raise CaptureError(f"cannot serialise argument {obj!r}: {exc}", caller_location()) from exc
     return PickledValue(data=base64.b64encode(data).decode(), type_name=type(obj).__qualname__)
+
+
+def literal_value(value: Value) -> Any:
+    """The Python value of an IR value that refers to nothing in a run (what `literal`
+    made): a parameter's default before any run has given it a value."""
+    if isinstance(value, LiteralValue):
+        return value.value
+    if isinstance(value, PickledValue):
+        return cloudpickle.loads(base64.b64decode(value.data))
+    if isinstance(value, Expr) and value.op in CALLS:
+        args = [literal_value(a) for a in value.args]
+        return CALLS[value.op](*args, **{k: literal_value(v) for k, v in value.kwargs.items()})
+    raise ValueError(f"a {value.kind!r} value is known only in a run")

@@ -191,7 +191,9 @@ class Helper(_Model):
 class StepCode(_Model):
     """How to run a step without the user's module.
 
-    kind='function': `source` defines `entrypoint`; `helpers` are defined first.
+    kind='function': `source` defines `entrypoint`; `imports` (module-level import
+                     statements of its file that it uses) run first, guarded, then
+                     `helpers` are defined.
     kind='script':   `source` is a task script run as `__main__` (pipelines from tasks).
     kind='importable': `entrypoint` is `module:qualname` of installed code.
     `hash` is the sha256 of the normalised sources (comments and layout do not count).
@@ -201,6 +203,9 @@ class StepCode(_Model):
     source: str = ""
     entrypoint: str = ""
     helpers: list[Helper] = Field(default_factory=list)
+    imports: list[str] = Field(default_factory=list)
+    """ClearML's global imports (`skip_global_imports=False`): each one statement's source;
+    one that fails leaves its names raising its ImportError where the step uses them."""
     decorators: list[str] = Field(default_factory=list)
     path: str | None = None
     hash: str
@@ -336,9 +341,16 @@ class ControllerCode(_Model):
     source: str
     entrypoint: str
     hash: str
+    imports: list[str] = Field(default_factory=list)
+    """The module-level imports the logic uses (as `StepCode.imports`), for a replay."""
     location: SourceLocation | None = None
     """Where `source` starts in the user's file: a replay's errors point at the user's lines."""
     components: list[str] = Field(default_factory=list)
+    component_names: dict[str, str] = Field(default_factory=dict)
+    """Each component's step name before ClearML's `_1`, `_2` (by entrypoint), for a replay."""
+    nested: list[Helper] = Field(default_factory=list)
+    """Decorator pipelines the logic calls (nested pipelines), as plain functions: their
+    component calls are steps of this pipeline, named `<function>.<component>`."""
     return_value: Value | None = None
     """The returned value as an expression of step outputs, when the trace could tell."""
     decisions: list[SourceLocation] = Field(default_factory=list)
@@ -391,6 +403,23 @@ class Pipeline(_Model):
     def edges(self) -> list[tuple[str, str]]:
         """(parent, child) pairs in step order."""
         return [(parent, step.name) for step in self.steps for parent in step.parents]
+
+    def in_dependency_order(self) -> list[Step]:
+        """The steps with every step after its parents, otherwise in the order they were
+        added: ClearML lets a step name a parent added after it. (A cycle is a validation
+        error; its steps are left out here.)"""
+        placed: set[str] = set()
+        ordered: list[Step] = []
+        pending = list(self.steps)
+        while pending:
+            ready = [s for s in pending if all(p in placed for p in s.parents)]
+            if not ready:
+                break
+            for step in ready:
+                placed.add(step.name)
+                ordered.append(step)
+            pending = [s for s in pending if s.name not in placed]
+        return ordered
 
 
 def json_schema() -> dict[str, Any]:

@@ -40,16 +40,46 @@ class StoredValue(_Record):
     size: int
 
 
-class Report(_Record):
-    """One `Logger.report_*` call made by a step (scalars, texts, tables)."""
+ReportKind = Literal[
+    "scalar", "text", "table", "image", "media", "histogram", "scatter2d", "line_plot",
+    "confusion_matrix", "surface", "plotly", "matplotlib",
+]  # fmt: skip
+"""The `Logger.report_*` call that made a report (`report_scalar` is `scalar`, ...);
+as in ClearML, `report_vector` makes a `histogram`, `report_matrix` a `confusion_matrix`."""
 
-    kind: Literal["scalar", "text", "table"]
+
+class Report(_Record):
+    """One `Logger.report_*` call made by a step or a pipeline.
+
+    Scalars, texts and tables are data here. An image or a media file is a file in the
+    store (`file`, its URI in `uri`), or only the `uri` it was reported with. A plot is
+    `data`, a JSON description of what it shows, plus the image pipec rendered of it
+    (`file`) where matplotlib is installed.
+    """
+
+    kind: ReportKind
     title: str | None = None
     series: str | None = None
     value: float | None = None
     iteration: int | None = None
     text: str | None = None
     table: JsonValue = None
+    uri: str | None = None
+    file: StoredValue | None = None
+    data: JsonValue = None
+
+
+class Configuration(_Record):
+    """A configuration object a task connected (`Task.connect_configuration`), as it
+    used it: after the pipeline's `configuration_overrides`."""
+
+    type: str
+    """`dictionary` for a dict or list; for a file, its extension (`yaml`, ...) or `file`."""
+    value: JsonValue = None
+    """A dictionary's (or list's) content."""
+    text: str | None = None
+    """A file's content."""
+    description: str | None = None
 
 
 class Attempt(_Record):
@@ -90,9 +120,22 @@ class StepRecord(_Record):
     models: dict[str, StoredValue] = Field(default_factory=dict)
     reports: list[Report] = Field(default_factory=list)
     monitored: Monitored = Field(default_factory=Monitored)
+    for_pipeline: Monitored = Field(default_factory=Monitored)
+    """What the step's code sent to the pipeline itself (`PipelineController.get_logger()`,
+    `upload_artifact()` called in a step): forwarded as `monitor_*` selections are."""
     error: str | None = None
     workdir: str | None = None
     """Scratch directory of a failed step, kept for inspection."""
+    task_name: str | None = None
+    """The step's task name, when `task_overrides` renames it (else the step's name)."""
+    tags: list[str] = Field(default_factory=list)
+    configurations: dict[str, Configuration] = Field(default_factory=dict)
+    parameter_descriptions: dict[str, str] = Field(default_factory=dict)
+    """`Task.set_parameter(..., description=...)`, by `Section/name`."""
+    status_reason: str | None = None
+    """What `Task.mark_failed(status_reason=...)` said."""
+    status_message: str | None = None
+    """What `Task.mark_completed` / `mark_failed(status_message=...)` said."""
 
     @property
     def duration(self) -> float | None:
@@ -120,6 +163,10 @@ class RunRecord(_Record):
     models: dict[str, StoredValue] = Field(default_factory=dict)
     return_value: StoredValue | None = None
     error: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    """Tags of the pipeline's own task (`Task.current_task().add_tags` in the logic)."""
+    configurations: dict[str, Configuration] = Field(default_factory=dict)
+    parameter_descriptions: dict[str, str] = Field(default_factory=dict)
 
 
 class CacheEntry(_Record):

@@ -194,3 +194,97 @@ def returned_tuple_sizes(source: str) -> list[tuple[int, int]]:
             out.append((len(node.value.elts), node.lineno))
         pending.extend(ast.iter_child_nodes(node))
     return sorted(out, key=lambda item: item[1])
+
+
+def _bound_names(node: ast.Import | ast.ImportFrom) -> list[str]:
+    """The names an import statement binds (`import a.b` binds `a`); none for `*`."""
+    if isinstance(node, ast.Import):
+        return [alias.asname or alias.name.partition(".")[0] for alias in node.names]
+    return [alias.asname or alias.name for alias in node.names if alias.name != "*"]
+
+
+def bound_names(statement: str) -> list[str]:
+    """The names an import statement's source binds."""
+    node = ast.parse(statement).body[0]
+    assert isinstance(node, (ast.Import, ast.ImportFrom)), statement
+    return _bound_names(node)
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    """`if __name__ == "__main__":`, whose imports belong to the script, not its module."""
+    test = getattr(node, "test", None)
+    return (
+        isinstance(node, ast.If)
+        and isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+    )
+
+
+def module_imports(path: str) -> list[tuple[str, list[str]]]:
+    """The module-level import statements of a file, as (source, names bound), in file
+    order: those at top level and inside top-level `try` / `if` / `with` blocks (a
+    `try: import torch` is still a module import), not those in functions, classes or the
+    `if __name__ == "__main__":` block, and not `from __future__` ones."""
+    try:
+        _, tree = file_tree(path)
+    except (OSError, SyntaxError, ValueError):
+        return []
+    found: list[tuple[str, list[str]]] = []
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if not (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+                found.append((ast.unparse(node), _bound_names(node)))
+        elif isinstance(node, (ast.Try, ast.If, ast.With)) and not _is_main_guard(node):
+            inner = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
+            for handler in getattr(node, "handlers", []):
+                inner.extend(handler.body)
+            pending[:0] = inner
+    return found
+
+
+def imported_packages(source: str) -> list[str]:
+    """The top-level names of the absolute imports anywhere in `source`, in order."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module.partition(".")[0])
+    return list(dict.fromkeys(names))
+
+
+def calls_after(path: str, line: int) -> list[tuple[str, int]]:
+    """(name, line) of each call by name (`f(...)`) that can run after the statement at
+    `line` of a file, in the function around it: the rest of that statement, everything
+    below it, and the whole of each loop around it (it may come round again). Empty
+    when the file is unreadable or the line is in no function."""
+    try:
+        _, tree = file_tree(path)
+    except (OSError, SyntaxError, ValueError):
+        return []
+    functions = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.lineno <= line <= (node.end_lineno or node.lineno)
+    ]
+    if not functions:
+        return []
+    function = max(functions, key=lambda node: node.lineno)
+    loops = (ast.For, ast.AsyncFor, ast.While)
+    start = min(
+        [line]
+        + [
+            node.lineno
+            for node in ast.walk(function)
+            if isinstance(node, loops) and node.lineno <= line <= (node.end_lineno or line)
+        ]
+    )
+    return sorted(
+        (node.func.id, node.lineno)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.lineno >= start
+    )

@@ -18,6 +18,7 @@ import ast
 import hashlib
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,7 +54,8 @@ _INIT_ARGS = ("project_name", "task_name", "task_type")
 
 
 def find_task_init(script: str | Path) -> TaskTemplate | None:
-    """The script's `Task.init(...)` call, when project and task name are literals."""
+    """The script's `Task.init(...)` call, when its project and task names are literals
+    or expressions the script's module-level imports and assignments give."""
     path = os.path.abspath(script)
     try:
         with open(path, encoding="utf-8") as handle:
@@ -69,13 +71,14 @@ def find_task_init(script: str | Path) -> TaskTemplate | None:
             and node.func.value.id == "Task"
         ):
             continue
-        values: dict[str, object] = dict(zip(_INIT_ARGS, node.args, strict=False))
+        values: dict[str, ast.expr] = dict(zip(_INIT_ARGS, node.args, strict=False))
         values.update({kw.arg: kw.value for kw in node.keywords if kw.arg in _INIT_ARGS})
         literal = {
             key: value.value
             for key, value in values.items()
             if isinstance(value, ast.Constant) and isinstance(value.value, str)
         }
+        literal.update(_evaluated(tree, node, values, path, skip=set(literal)))
         task_type = values.get("task_type")
         if isinstance(task_type, ast.Attribute):  # TaskTypes.training
             literal["task_type"] = task_type.attr
@@ -92,13 +95,46 @@ def find_task_init(script: str | Path) -> TaskTemplate | None:
     return None
 
 
+def _evaluated(
+    tree: ast.Module, call: ast.Call, values: dict[str, ast.expr], path: str, skip: set[str]
+) -> dict[str, str]:
+    """The `Task.init` names written as expressions (`project_name=CONFIG.PROJECT`), worked
+    out the way running the script would: its module-level imports and assignments before
+    the call run, with the script's folder importable, and the expressions are evaluated
+    there. What cannot be worked out this way (the call is inside a function, or the
+    statements fail) is left out: the script then has to be registered by running it."""
+    wanted = {key: expr for key, expr in values.items() if key not in skip and key != "task_type"}
+    at_top = any(
+        isinstance(stmt, (ast.Expr, ast.Assign))
+        and stmt.lineno <= call.lineno <= (stmt.end_lineno or stmt.lineno)
+        for stmt in tree.body
+    )
+    if not wanted or not at_top:
+        return {}
+    simple = (ast.Import, ast.ImportFrom, ast.Assign)
+    before = [stmt for stmt in tree.body if stmt.lineno < call.lineno and isinstance(stmt, simple)]
+    namespace: dict[str, object] = {"__name__": "__pipec_template__", "__file__": path}
+    saved = list(sys.path)
+    sys.path.insert(0, os.path.dirname(path))
+    try:
+        exec(compile(ast.Module(body=before, type_ignores=[]), path, "exec"), namespace)
+        found = {key: eval(compile(ast.Expression(expr), path, "eval"), namespace)
+                 for key, expr in wanted.items()}  # fmt: skip
+    except Exception:
+        return {}
+    finally:
+        sys.path[:] = saved
+    return {key: value for key, value in found.items() if isinstance(value, str)}
+
+
 def register(script: str | Path) -> TaskTemplate:
     """Register a task script as a template (what running it once does in ClearML)."""
     found = find_task_init(script)
     if found is None:
         raise PipelineError(
-            f"{display_path(str(script))} has no Task.init(project_name='...', task_name='...') "
-            "with literal names, so it cannot be found as a template"
+            f"{display_path(str(script))} has no module-level Task.init(project_name=..., "
+            "task_name=...) with names it can work out (literals, or values of the script's "
+            "module-level imports and assignments), so it cannot be found as a template"
         )
     found = TaskTemplate(**{**asdict(found), "registered_at": time.time()})
     registry_dir().mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ from pipec.ir import (
     Value,
     iter_refs,
 )
-from pipec.source import free_globals, returned_tuple_sizes
+from pipec.source import bound_names, free_globals, returned_tuple_sizes
 
 RESERVED_STEP_NAMES = frozenset({"pipeline"})
 
@@ -142,6 +142,7 @@ def _check_code(step: Step) -> list[ValidationError]:
         return []
     errors = []
     allowed = {code.entrypoint, *(h.name for h in code.helpers)}
+    allowed.update(name for statement in code.imports for name in bound_names(statement))
     kind = "component" if step.kind == "component" else "function step"
     pieces = [(code.source, step.definition, f"{kind} {step.name!r}")]
     pieces += [
@@ -154,8 +155,9 @@ def _check_code(step: Step) -> list[ValidationError]:
             errors.append(
                 ValidationError(
                     f"{what} uses {name!r}, which it neither defines nor imports; a step runs "
-                    "without your module, so import it inside the function (or pass the "
-                    "function in helper_functions)",
+                    "without your module (only its module-level imports come along, unless "
+                    "skip_global_imports=True), so import it inside the function, or pass the "
+                    "function in helper_functions",
                     _shift(base, line),
                 )
             )

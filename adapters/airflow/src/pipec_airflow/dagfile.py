@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pipec.adapter import EnginePolicies
-from pipec.adapter.codegen import docstring_text, identifier, safe_id
+from pipec.adapter.codegen import docstring_text, identifier, safe_id, worker_packages
 from pipec.adapter.codegen import py_literal as _py
 from pipec.ir import LiteralValue, Parameter, Pipeline, Step
 
@@ -97,6 +97,7 @@ def render(pipeline: Pipeline, options: DagOptions, pipec_version: str) -> str:
         f"# Airflow DAG compiled by pipec {pipec_version} from {pipeline.source}"
         f" (pipeline {pipeline.name!r}).",
         f"# IR sha256 {options.ir_hash}, in {options.data_file} beside this file.",
+        *_needs(pipeline),
         "# Generated: recompile with `pipec compile ... --target airflow` instead of editing.",
         '"""' + _docstring(pipeline) + '"""',
         "",
@@ -170,6 +171,12 @@ def render(pipeline: Pipeline, options: DagOptions, pipec_version: str) -> str:
     every = ", ".join(names[s.name] for s in pipeline.steps)
     lines.append(f"    [{every}] >> end" if pipeline.steps else "    begin >> end")
     return "\n".join(lines) + "\n"
+
+
+def _needs(pipeline: Pipeline) -> list[str]:
+    """Header lines saying what the workers must have installed for the steps to run."""
+    packages = worker_packages(pipeline)
+    return [f"# Workers need: {', '.join(packages)}."] if packages else []
 
 
 def _step_variables(pipeline: Pipeline) -> dict[str, str]:

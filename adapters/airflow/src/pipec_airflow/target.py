@@ -71,6 +71,8 @@ OPTIONS = {
     "retry_delay": "seconds between the tries of a retried step (default 0)",
     "pools": "QUEUE=POOL pairs, comma-separated: the Airflow pool of a ClearML queue's steps",
     "storage_conn": "the Airflow connection every task reads the store's credentials from",
+    codegen.ENVIRONMENT: "current (default: docker/repo steps run in the workers' environment, "
+    "with a warning) or refuse",
 }
 """The compile options (`pipec compile --option KEY=VALUE`), with what each sets."""
 
@@ -114,6 +116,7 @@ class AirflowTarget:
             raise UsageError(f"retry_delay={given['retry_delay']!r} is not a number") from None
         pools = parse_pools(given.get(POOLS, ""))
         storage_conn = given.get("storage_conn") or None
+        codegen.check_environment(self.name, pipeline, given.get(codegen.ENVIRONMENT))
 
         def source(data_file: str, ir_hash: str) -> str:
             dag = DagOptions(
@@ -127,7 +130,7 @@ class AirflowTarget:
         """Compile (with `options.target_options`), then run the DAG in-process with
         Airflow's `dag.test()`; `--refresh` reaches the step tasks through the DAG run's
         conf."""
-        check_parameters(pipeline, options.params)  # unknown or missing values: fail early
+        params = check_parameters(pipeline, options.params)  # pipec's checks come first
         given = codegen.compile_options(self.name, options.target_options, OPTIONS)
         with _airflow_home() as dags_folder:
             store = _open_store(options.storage, given.get("storage_conn"))
@@ -136,7 +139,7 @@ class AirflowTarget:
             dag = _load_dag(dag_file, dag_id(pipeline))
             from airflow.sdk.exceptions import ParamValidationError
 
-            conf = dict(options.params)
+            conf = dict(params)
             if options.refresh:
                 conf[REFRESH] = True if options.refresh is True else sorted(options.refresh)
             try:

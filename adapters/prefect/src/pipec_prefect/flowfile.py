@@ -12,7 +12,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from pipec.adapter.codegen import docstring_text
+from pipec.adapter.codegen import docstring_text, worker_packages
 from pipec.adapter.codegen import identifier as _identifier
 from pipec.adapter.codegen import py_literal as _py
 from pipec.ir import LiteralValue, Parameter, Pipeline
@@ -131,6 +131,7 @@ def render(pipeline: Pipeline, options: FileOptions, pipec_version: str) -> str:
         f"# from {pipeline.source} (pipeline {pipeline.name!r}).",
         f"# IR: {options.data_file} beside this file,",
         f"#     sha256 {options.ir_hash}.",
+        *([f"# Workers need: {', '.join(needs)}."] if (needs := worker_packages(pipeline)) else []),
         "# Generated: recompile with `pipec compile ... --target prefect` instead of editing.",
         '"""' + _docstring(pipeline) + '"""',
         "",

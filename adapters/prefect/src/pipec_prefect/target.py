@@ -55,6 +55,8 @@ PREFECT_FEATURES = ENGINE_FEATURES | {"dynamic"}
 OPTIONS = {
     "storage": "the artifact store URL baked into the flow file (default: the worker's "
     "$PIPEC_STORAGE)",
+    codegen.ENVIRONMENT: "current (default: docker/repo steps run in the workers' environment, "
+    "with a warning) or refuse",
 }
 """The compile options (`pipec compile --option KEY=VALUE`), with what each sets."""
 
@@ -72,8 +74,10 @@ class PrefectTarget:
         """`<stem>.py` (the flow) and `<stem>.pipec.json` (the IR its tasks run) in
         `out_dir`. The `storage` option is baked into the file; without it the worker's
         $PIPEC_STORAGE decides. It must hold no credentials."""
-        storage = codegen.compile_options(self.name, options, OPTIONS).get("storage") or None
+        given = codegen.compile_options(self.name, options, OPTIONS)
+        storage = given.get("storage") or None
         codegen.check_baked_storage(storage)
+        codegen.check_environment(self.name, pipeline, given.get(codegen.ENVIRONMENT))
 
         def source(data_file: str, ir_hash: str) -> str:
             baked = FileOptions(data_file, ir_hash, storage, os.getcwd())
@@ -84,10 +88,11 @@ class PrefectTarget:
     def run(self, pipeline: Pipeline, options: RunOptions, logic: Logic) -> RunResult:
         """Run the flow in this process: against $PREFECT_API_URL when set, else against
         the ephemeral API server Prefect starts."""
-        check_parameters(pipeline, options.params)  # unknown or missing values: fail early
-        codegen.compile_options(self.name, options.target_options, {})  # none apply here
+        params = check_parameters(pipeline, options.params)  # pipec's checks come first
+        given = codegen.compile_options(self.name, options.target_options, OPTIONS)
+        codegen.check_environment(self.name, pipeline, given.get(codegen.ENVIRONMENT))
         names = arguments(pipeline)
-        fixed = sorted(set(options.params) - set(names))
+        fixed = sorted(set(params) - set(names))
         if fixed:
             raise UsageError(
                 f"parameter(s) {', '.join(fixed)} have a default with no JSON form: "
@@ -99,7 +104,7 @@ class PrefectTarget:
         from pipec_prefect.flowrun import REFRESH
 
         flow = build_flow(pipeline, storage=store.url)
-        kwargs = {names[k]: v for k, v in options.params.items()}
+        kwargs = {names[k]: v for k, v in params.items()}
         token = REFRESH.set(options.refresh)
         try:
             state = _with_startup_timeout(lambda: flow(**kwargs, return_state=True))

@@ -32,6 +32,7 @@ from pipec.contract import FEATURES, Logic, RunOptions, RunResult, Target
 from pipec.errors import PipelineError, UsageError
 from pipec.hookspecs import hookimpl
 from pipec.ir import Pipeline, Step
+from pipec.params import cast_values
 from pipec.records import RunRecord, StepRecord
 from pipec.runtime import engine, runstore
 from pipec.runtime.engine import ENGINE_FEATURES, StepOutcome, StepRetry, handoff
@@ -53,9 +54,12 @@ def open_store(url: str | None) -> Store:
     return store
 
 
-def check_parameters(pipeline: Pipeline, params: dict[str, Any]) -> None:
-    """Unknown parameters and missing required ones are usage errors, before a run starts."""
+def check_parameters(pipeline: Pipeline, params: dict[str, Any]) -> dict[str, Any]:
+    """Unknown parameters, missing required ones and values not of their parameter's type
+    are usage errors, before a run starts; returns the values cast to their parameters'
+    types (`pipec.params`), for the engine's own run form, which checks them again."""
     runstore.with_parameters(pipeline, params)
+    return cast_values(pipeline.parameters, params)
 
 
 def run_id_of(engine_id: str) -> str:

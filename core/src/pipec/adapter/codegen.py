@@ -12,11 +12,12 @@ import json
 import keyword
 import os
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipec.errors import UsageError
+from pipec.errors import PipelineErrors, UsageError, ValidationError
 from pipec.ir import Pipeline
 
 
@@ -105,3 +106,64 @@ def compile_options(
             f"its options: {listed}"
         )
     return given
+
+
+ENVIRONMENT = "environment"
+"""The compile option saying what a target does with `docker` / `repo` options: `current`
+(the default, as ClearML's local mode: steps run in the workers' environment, with a
+warning) or `refuse` (such a pipeline is not compiled)."""
+
+ENVIRONMENT_CHOICES = ("current", "refuse")
+
+
+def worker_packages(pipeline: Pipeline) -> list[str]:
+    """What the workers must have installed: every step's `packages` (given, or the
+    packages its code imports), in order; a requirements file by its path."""
+    found: list[str] = []
+    for step in pipeline.steps:
+        packages = step.policies.packages
+        if isinstance(packages, str):
+            found.append(f"requirements file {packages}")
+        elif isinstance(packages, list):
+            found.extend(packages)
+    return list(dict.fromkeys(found))
+
+
+def check_environment(target: str, pipeline: Pipeline, choice: str | None) -> None:
+    """Steps with `docker` or `repo` options run in the workers' own environment, as in
+    ClearML's local mode: one warning per option, naming the steps and what the workers
+    must provide instead, on stderr. With `choice` `refuse`, such a pipeline is refused,
+    each use at its line."""
+    choice = choice or "current"
+    if choice not in ENVIRONMENT_CHOICES:
+        raise UsageError(f"{ENVIRONMENT}={choice!r}: one of {', '.join(ENVIRONMENT_CHOICES)}")
+    uses = {
+        "docker": [s for s in pipeline.steps if s.policies.docker.image],
+        "repo": [s for s in pipeline.steps if s.policies.repo.url],
+    }
+    provide = {
+        "docker": "what the image would have (its packages, system libraries, setup script)",
+        "repo": "the repository's code, importable from the project directory",
+    }
+    if choice == "refuse":
+        errors = [
+            ValidationError(
+                f"target {target!r} does not run steps in a {option} environment "
+                f"(compile option {ENVIRONMENT}=refuse)",
+                step.location,
+            )
+            for option, steps in uses.items()
+            for step in steps
+        ]
+        if errors:
+            raise PipelineErrors(errors)
+        return
+    for option, steps in uses.items():
+        if steps:
+            names = ", ".join(repr(s.name) for s in steps)
+            print(
+                f"warning: {option} is set for step(s) {names}: target {target!r} runs them "
+                f"in its workers' environment, as ClearML's local mode does; the workers must "
+                f"provide {provide[option]} (--option {ENVIRONMENT}=refuse refuses instead)",
+                file=sys.stderr,
+            )

@@ -9,10 +9,14 @@ show its steps while and after it runs.
 from __future__ import annotations
 
 import contextvars
+import json
 import threading
-from collections.abc import Callable
-from typing import Any
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
 
+from pipec import templates
 from pipec.api import launch
 from pipec.api.task import Logger, run_logger
 from pipec.capture import session
@@ -20,7 +24,12 @@ from pipec.capture.builder import PipelineBuilder
 from pipec.capture.options import callable_spec
 from pipec.contract import Logic
 from pipec.errors import CaptureError, caller_frame, caller_location
+from pipec.exprs import literal, literal_value
+from pipec.ir import Pipeline
+from pipec.runtime.context import current_step
 from pipec.runtime.node import Node
+from pipec.runtime.runstore import BEFORE_START
+from pipec.store import slug
 
 
 class PipelineController(PipelineBuilder):
@@ -28,6 +37,82 @@ class PipelineController(PipelineBuilder):
 
     _run: Any = None
     """The run on this machine, once started (set by the target that runs it)."""
+    _latest: ClassVar[PipelineController | None] = None
+    """The last controller made in this process: ClearML's pipeline task of the process."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> PipelineController:
+        controller = super().__new__(cls)
+        controller._before_start_logger = Logger()
+        PipelineController._latest = controller
+        return controller
+
+    _start_time: float | None = None
+    _thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ ClearML's controller settings
+
+    def add_tags(self, tags: Sequence[str] | str) -> None:
+        """Tags of the pipeline, kept in its IR (old ones stay, as in ClearML)."""
+        kept = list(self._options.get("tags") or [])
+        new = [tags] if isinstance(tags, str) else [str(t) for t in tags]
+        self._options["tags"] = kept + [t for t in new if t not in kept]
+
+    def connect_configuration(
+        self,
+        configuration: Mapping[str, Any] | list[Any] | Path | str,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any] | list[Any] | Path | str:
+        """ClearML's controller configuration: a dict (or list) comes back as it is, a path
+        as the path (read it afterwards, as ClearML's users do); either is kept in the
+        pipeline's IR under `name` (default `General`). Without a server nothing overrides
+        it, so the local contents are the ones used."""
+        where = caller_location()
+        if isinstance(configuration, (str, Path)):
+            path = Path(configuration)
+            if not path.is_file():
+                raise CaptureError(f"connect_configuration: no such file {str(path)!r}", where)
+            kept: Any = path.read_text(encoding="utf-8")
+        elif isinstance(configuration, (Mapping, list)):
+            kept = json.loads(json.dumps(configuration, default=str))
+        else:
+            raise CaptureError(
+                "connect_configuration takes a dict, a list or a path, "
+                f"got {type(configuration).__name__}",
+                where,
+            )
+        sections = dict(self._options.get("configuration") or {})
+        sections[name or "General"] = {"value": kept, "description": description}
+        self._options["configuration"] = sections
+        if isinstance(configuration, Mapping):
+            return dict(configuration)
+        return configuration
+
+    def set_pipeline_execution_time_limit(self, max_execution_minutes: float | None) -> None:
+        """The whole run's time limit, as in ClearML: None or 0 for none. On this machine's
+        targets a run past it is stopped (its running steps aborted); an engine target
+        says at compile time what it does with it."""
+        seconds = max_execution_minutes * 60.0 if max_execution_minutes else None
+        self._options["pipeline_execution_time_limit"] = seconds
+
+    def create_draft(self) -> None:
+        """ClearML's serialised pipeline, for later use: the IR, written to
+        `$PIPEC_HOME/drafts/<pipeline>.pipec.json` (`pipec compile --target json` and
+        `pipec run` take the pipeline file instead)."""
+        folder = templates.pipec_home() / "drafts"
+        folder.mkdir(parents=True, exist_ok=True)
+        draft = folder / f"{slug(self.name)}.pipec.json"
+        draft.write_text(self.to_ir().model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+    def get_parameters(self) -> dict[str, Any]:
+        """The pipeline parameters: this run's values once it runs, else the defaults. (ClearML
+        gives strings; pipec keeps the parameters' types.)"""
+        if self._run is not None:
+            return dict(self._run.record.parameters)
+        return {
+            p.name: None if p.default is None else literal_value(p.default)
+            for p in self._parameters
+        }
 
     # ------------------------------------------------------------ starting
 
@@ -64,6 +149,7 @@ class PipelineController(PipelineBuilder):
 
     def _launch(self, chosen: str | None, *, wait: bool) -> None:
         pipeline, logic = self.to_ir(), Logic(controller=self)
+        self._start_time = time.time()
         if wait:
             self._result = launch.run(pipeline, logic, chosen)
             return
@@ -84,7 +170,7 @@ class PipelineController(PipelineBuilder):
 
     def wait(self, timeout: float | None = None) -> bool:
         """Until the run ends (`timeout` in minutes, as in ClearML); False if it did not."""
-        thread = getattr(self, "_thread", None)
+        thread = self._thread
         if thread is not None:
             thread.join(None if timeout is None else timeout * 60)
             if thread.is_alive():
@@ -101,6 +187,14 @@ class PipelineController(PipelineBuilder):
         if self._run is not None:
             self._run.stop(status="failed" if mark_failed else "aborted")
         self.wait(timeout)
+
+    def is_running(self) -> bool:
+        """Whether the run started with `start(wait=False)` is still going."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def elapsed(self) -> float:
+        """Minutes since the pipeline started; negative before it has (as in ClearML)."""
+        return -1.0 if self._start_time is None else (time.time() - self._start_time) / 60.0
 
     def is_successful(
         self, fail_on_step_fail: bool = True, fail_condition: str = "all", strict: bool = False
@@ -130,16 +224,69 @@ class PipelineController(PipelineBuilder):
             raise CaptureError(f"{what} works while the pipeline runs (from a callback)")
         return self._run
 
-    def get_logger(self) -> Logger:
-        """The pipeline's own logger: its reports go to the run record."""
-        return run_logger(self._active_run("get_logger()"))
+    # ------------------------------------------------------------ the pipeline's own task
 
-    def upload_artifact(self, name: str, artifact_object: Any, **_: Any) -> bool:
-        self._active_run("upload_artifact()").upload_artifact(name, artifact_object)
+    @classmethod
+    def _current(cls) -> PipelineController:
+        """The pipeline of this process (the last controller made here), as ClearML finds
+        its pipeline task; ClearML's ValueError when there is none."""
+        if PipelineController._latest is None:
+            raise ValueError("Could not locate the pipeline: no PipelineController was created")
+        return PipelineController._latest
+
+    @classmethod
+    def get_logger(cls) -> Logger:
+        """The pipeline's own logger, as in ClearML, from anywhere: inside a step its
+        reports go to the pipeline's run record (as `monitor_metrics` forwards them), in a
+        running pipeline straight to the run record, and before `start()` into the
+        pipeline, so the run record starts with them."""
+        ctx = current_step()
+        if ctx is not None:
+            return Logger(ctx.reports_to_pipeline())
+        controller = cls._current()
+        if controller._run is not None:
+            return run_logger(controller._run)
+        return controller._before_start_logger
+
+    @classmethod
+    def upload_artifact(
+        cls,
+        name: str,
+        artifact_object: Any,
+        metadata: Mapping[str, Any] | None = None,
+        delete_after_upload: bool = False,
+        auto_pickle: bool | None = None,
+        preview: Any = None,
+        wait_on_upload: bool = False,
+        serialization_function: Callable[[Any], bytes | bytearray] | None = None,
+        sort_keys: bool = True,
+    ) -> bool:
+        """An artifact of the pipeline itself, from anywhere (see `get_logger`): a path
+        uploads the file or folder, anything else is stored as a value. Before `start()`
+        the object goes into the pipeline (it must serialise) and is stored when the run
+        begins."""
+        ctx = current_step()
+        if ctx is not None:
+            ctx.upload_to_pipeline(name, artifact_object)
+            return True
+        controller = cls._current()
+        if controller._run is not None:
+            controller._run.upload_artifact(name, artifact_object)
+            return True
+        pending = dict(controller._options.get(BEFORE_START[1]) or {})
+        pending[name] = literal(artifact_object).model_dump()
+        controller._options[BEFORE_START[1]] = pending
         return True
 
     def upload_model(self, model_name: str, model_local_path: str, **_: Any) -> None:
         self._active_run("upload_model()").upload_model(model_name, model_local_path)
+
+    def to_ir(self) -> Pipeline:
+        """The IR, with what the pipeline's logger was given before `start()`."""
+        reports = self._before_start_logger.reports
+        if reports:
+            self._options[BEFORE_START[0]] = [r.model_dump(mode="json") for r in reports]
+        return super().to_ir()
 
     def _aliases(self) -> list[str]:
         frame = caller_frame()

@@ -108,7 +108,7 @@ class PipelineDecorator:
             spec = ComponentSpec(
                 fn=fn,
                 name=name or original_function(fn).__name__,
-                outputs=split_return_values(return_values),
+                outputs=split_return_values(return_values, "return_values", decorator),
                 parents=list(parents or []),
                 helper_functions=list(helper_functions or []),
                 options=options,
@@ -126,11 +126,14 @@ class PipelineDecorator:
                 if live is not None:
                     location = caller_location()
                     arguments = spec.bind(args, kwargs, location)
+                    skip = live.run.pipeline.policies.options.get("skip_global_imports")
                     return live.call_component(
                         spec.name,
                         arguments,
                         spec.outputs,
-                        functools.partial(spec.make_step, location=location),
+                        functools.partial(
+                            spec.make_step, location=location, global_imports=not skip
+                        ),
                     )
                 return fn(*args, **kwargs)
 
@@ -146,7 +149,7 @@ class PipelineDecorator:
         *,
         name: str,
         project: str,
-        version: str | None = None,
+        version: str | float | None = None,
         return_value: str | None = None,
         default_queue: str | None = None,
         pool_frequency: float = 0.2,
@@ -210,7 +213,7 @@ class PipelineDecorator:
                 fn=fn,
                 name=name,
                 project=project,
-                version=version,
+                version=None if version is None else str(version),  # 1.0 as in ClearML
                 options=options,
                 decorator=decorator,
                 decorator_file=frame.f_code.co_filename,
@@ -218,6 +221,12 @@ class PipelineDecorator:
 
             @functools.wraps(fn)
             def pipeline_call(*args: Any, **kwargs: Any) -> Any:
+                trace = active_trace()
+                if trace is not None:  # called by a pipeline's logic: a nested pipeline
+                    return spec.trace_nested(trace, args, kwargs)
+                live = logic.active_run()
+                if live is not None:
+                    return live.call_nested(fn.__name__, lambda: fn(*args, **kwargs))
                 capturing = session.active_session()
                 if capturing is not None:
                     pipeline = spec.capture(args, kwargs, dynamic=capturing.dynamic)

@@ -19,7 +19,14 @@ from typing import Any
 
 from pipec import templates
 from pipec._version import __version__
-from pipec.capture.code import code_hash, function_source, original_function, step_code
+from pipec.capture.code import (
+    code_hash,
+    function_source,
+    global_imports,
+    original_function,
+    step_code,
+    step_packages,
+)
 from pipec.capture.options import (
     callable_spec,
     helpers_for,
@@ -27,7 +34,7 @@ from pipec.capture.options import (
     split_return_values,
     step_policies,
 )
-from pipec.capture.parameters import parameter_type
+from pipec.capture.parameters import parameter_type, typed_default
 from pipec.errors import CaptureError, caller_frame, caller_location, display_path
 from pipec.exprs import literal
 from pipec.ir import (
@@ -70,7 +77,7 @@ class PipelineBuilder:
         self,
         name: str,
         project: str,
-        version: str | None = None,
+        version: str | float | None = None,
         pool_frequency: float = 0.2,
         add_pipeline_tags: bool = False,
         target_project: str | bool | None = True,
@@ -95,7 +102,7 @@ class PipelineBuilder:
     ) -> None:
         self.name = name
         self._project = project
-        self._version = version
+        self._version = None if version is None else str(version)  # ClearML takes 1.0 too
         self._frame_file = caller_frame().f_code.co_filename
         self._location = caller_location()
         self._steps: list[Step] = []
@@ -137,17 +144,19 @@ class PipelineBuilder:
         name: str,
         default: Any | None = None,
         description: str | None = None,
-        param_type: str | None = None,
+        param_type: str | type | None = None,
     ) -> None:
+        """A pipeline parameter; its type is `param_type` (a type or its name, as ClearML
+        takes it), else its default's, and every run's value is cast to it."""
+        where = caller_location()
         self._parameters = [p for p in self._parameters if p.name != name]
-        self._parameters.append(
-            Parameter(
-                name=name,
-                type=param_type or parameter_type(inspect.Parameter.empty, default),
-                default=literal(default),
-                description=description,
-            )
+        parameter = Parameter(
+            name=name,
+            type=parameter_type(param_type if param_type else inspect.Parameter.empty, default),
+            description=description,
         )
+        parameter.default = typed_default(parameter, default, where)
+        self._parameters.append(parameter)
 
     def add_step(
         self,
@@ -341,6 +350,10 @@ class PipelineBuilder:
             raise CaptureError(f"add_function_step {name!r}: {exc}", where) from exc
         frame_globals = original_function(function).__globals__
         helpers = helpers_for(src, list(helper_functions or []), frame_globals)
+        skip = self._options["skip_global_imports"]
+        imports = [] if skip else global_imports(src, helpers)
+        if packages is None:  # ClearML records what the step imports
+            packages = step_packages(src, helpers, imports)
         signature = inspect.signature(original_function(function))
         kwargs = {
             p.name: p.default for p in signature.parameters.values() if p.default is not p.empty
@@ -357,9 +370,9 @@ class PipelineBuilder:
             Step(
                 name=name,
                 kind="function",
-                code=step_code("function", src, helpers),
+                code=step_code("function", src, helpers, imports),
                 inputs=inputs,
-                outputs=split_return_values(function_return),
+                outputs=split_return_values(function_return, "function_return", where),
                 parents=parents_of(inputs, parents or []),
                 policies=step_policies(
                     where,

@@ -9,18 +9,22 @@ analysis in `pipec.source`.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
+import importlib.metadata
 import inspect
 import json
 import os
+import sys
 import textwrap
 import types
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipec.errors import CaptureError, display_path
 from pipec.ir import Helper, SourceLocation, StepCode
-from pipec.source import file_tree
+from pipec.source import file_tree, free_globals, imported_packages, module_imports
 
 
 @dataclass(frozen=True)
@@ -142,23 +146,71 @@ def normalise(source: str) -> str:
     return ast.unparse(ast.parse(textwrap.dedent(source)))
 
 
-def code_hash(kind: str, entrypoint: str, source: str, helpers: list[Helper]) -> str:
-    payload = {
+def code_hash(
+    kind: str, entrypoint: str, source: str, helpers: list[Helper], imports: Sequence[str] = ()
+) -> str:
+    payload: dict[str, Any] = {
         "kind": kind,
         "entrypoint": entrypoint,
         "source": normalise(source) if source else "",
         "helpers": [[h.name, normalise(h.source)] for h in helpers],
     }
+    if imports:  # a step without module imports keeps the hash it had before they shipped
+        payload["imports"] = list(imports)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def step_code(kind: str, src: FunctionSource, helpers: list[Helper]) -> StepCode:
+def global_imports(src: FunctionSource, helpers: list[Helper]) -> list[str]:
+    """The module-level imports of the function's file that bind a name the function (or
+    a helper from the same file) reads from module level: ClearML imports the pipeline
+    file's imports at the start of every step (`skip_global_imports=False`), and these are
+    the ones that can matter to this step. Helpers from other files are checked against
+    their own code (`pipec.validate`)."""
+    here = display_path(src.file)
+    pieces = [src.source] + [h.source for h in helpers if h.location and h.location.file == here]
+    read = {name for piece in pieces for name in free_globals(piece)}
+    return [text for text, bound in module_imports(src.file) if read & set(bound)]
+
+
+def step_packages(src: FunctionSource, helpers: list[Helper], imports: Sequence[str]) -> list[str]:
+    """What a step imports that is neither the standard library, pipec itself nor a module
+    of the project beside the pipeline file: ClearML records these as the step's
+    requirements when the user gives no `packages`."""
+    here = os.path.dirname(src.file)
+    names = imported_packages("\n".join([*imports, src.source, *(h.source for h in helpers)]))
+    third_party = [
+        name
+        for name in names
+        if name not in sys.stdlib_module_names
+        and name not in ("pipec", "clearml")
+        and not os.path.exists(os.path.join(here, name + ".py"))
+        and not os.path.isdir(os.path.join(here, name))
+    ]
+    # what to install, where this machine can tell: `sklearn` is `scikit-learn`
+    return list(dict.fromkeys(d for name in third_party for d in _distributions(name)))
+
+
+@functools.cache
+def _installed() -> dict[str, list[str]]:
+    return dict(importlib.metadata.packages_distributions())
+
+
+def _distributions(module: str) -> list[str]:
+    """The installed distributions that provide a top-level module (the module's own name
+    when none here does)."""
+    return _installed().get(module) or [module]
+
+
+def step_code(
+    kind: str, src: FunctionSource, helpers: list[Helper], imports: Sequence[str] = ()
+) -> StepCode:
     return StepCode(
         kind=kind,  # type: ignore[arg-type]
         source=src.source,
         entrypoint=src.name,
         helpers=helpers,
+        imports=list(imports),
         decorators=src.decorators,
         path=display_path(src.file),
-        hash=code_hash(kind, src.name, src.source, helpers),
+        hash=code_hash(kind, src.name, src.source, helpers, imports),
     )

@@ -8,10 +8,9 @@ steps are the component calls it makes.
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipec._version import __version__
@@ -20,13 +19,16 @@ from pipec.capture.code import (
     function_source,
     original_function,
     step_code,
+    step_packages,
 )
+from pipec.capture.code import global_imports as global_imports_of
 from pipec.capture.options import helpers_for, pipeline_policies, step_policies
-from pipec.capture.parameters import parameter_type
+from pipec.capture.parameters import parameter_type, typed_default
 from pipec.capture.session import CHOICES
 from pipec.capture.trace import (
     Deferred,
     Trace,
+    TraceEnded,
     TraceStopped,
     end_trace,
     has_deferred,
@@ -35,9 +37,9 @@ from pipec.capture.trace import (
     unmark,
 )
 from pipec.errors import CaptureError, caller_location, user_exception
-from pipec.exprs import literal
 from pipec.ir import (
     ControllerCode,
+    Helper,
     OutputRef,
     Parameter,
     ParamRef,
@@ -64,12 +66,23 @@ class ComponentSpec:
     decorator_file: str
     module_globals: dict[str, Any]
 
-    @functools.cached_property
-    def code(self) -> tuple[StepCode, SourceLocation]:
-        """The step's shippable code, read once per component."""
-        src = function_source(self.fn, decorator_line=self.decorator.line, file=self.decorator_file)
-        helpers = helpers_for(src, self.helper_functions, self.module_globals)
-        return step_code("function", src, helpers), src.location
+    _code: dict[bool, tuple[StepCode, SourceLocation, list[str]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def code(self, global_imports: bool) -> tuple[StepCode, SourceLocation, list[str]]:
+        """The step's shippable code, with the module imports it uses unless the pipeline
+        says `skip_global_imports`, where it is defined, and the packages it imports;
+        read once per component."""
+        if global_imports not in self._code:
+            src = function_source(
+                self.fn, decorator_line=self.decorator.line, file=self.decorator_file
+            )
+            helpers = helpers_for(src, self.helper_functions, self.module_globals)
+            imports = global_imports_of(src, helpers) if global_imports else []
+            code = step_code("function", src, helpers, imports)
+            self._code[global_imports] = code, src.location, step_packages(src, helpers, imports)
+        return self._code[global_imports]
 
     def bind(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], location: SourceLocation
@@ -89,8 +102,18 @@ class ComponentSpec:
         bound.apply_defaults()
         return dict(bound.arguments)
 
-    def make_step(self, name: str, inputs: dict[str, Value], location: SourceLocation) -> Step:
-        code, definition = self.code
+    def make_step(
+        self,
+        name: str,
+        inputs: dict[str, Value],
+        location: SourceLocation,
+        *,
+        global_imports: bool = True,
+    ) -> Step:
+        code, definition, packages = self.code(global_imports)
+        policies = step_policies(location, **self.options)
+        if policies.packages is None:  # ClearML records what the step imports
+            policies.packages = packages
         return Step(
             name=name,
             kind="component",
@@ -98,7 +121,7 @@ class ComponentSpec:
             inputs=inputs,
             outputs=self.outputs,
             parents=parents_of(inputs, self.parents),
-            policies=step_policies(location, **self.options),
+            policies=policies,
             location=location,
             definition=definition,
         )
@@ -108,9 +131,11 @@ class ComponentSpec:
         trace.check_static(self.name, location)
         arguments = self.bind(args, kwargs, location)
         inputs = {key: to_value(value) for key, value in arguments.items()}
-        step = self.make_step(trace.unique_name(self.name), inputs, location)
+        step = self.make_step(
+            trace.unique_name(self.name), inputs, location, global_imports=trace.global_imports
+        )
         trace.steps.append(step)
-        trace.components.setdefault(step.code.entrypoint, None)
+        trace.components.setdefault(step.code.entrypoint, self.name)
         proxies = [Deferred(OutputRef(step=step.name, name=out)) for out in self.outputs]
         if not proxies:
             return None
@@ -128,6 +153,19 @@ class PipelineSpec:
     options: dict[str, Any]
     decorator: SourceLocation
     decorator_file: str
+
+    def trace_nested(self, trace: Trace, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """This pipeline called inside another's logic (a nested pipeline): its logic is
+        traced into that pipeline, its steps named `<function>.<component>`; it returns
+        what its logic returns, deferred values included."""
+        src = function_source(self.fn, decorator_line=self.decorator.line, file=self.decorator_file)
+        helper = Helper(name=self.fn.__name__, source=src.source, location=src.location)
+        trace.nested.setdefault(helper.name, helper)
+        outer = trace.enter_nested(self.fn.__name__)
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            trace.prefix = outer
 
     def capture(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], *, dynamic: bool = False
@@ -150,22 +188,34 @@ class PipelineSpec:
                     "pipeline parameters must be named",
                     self.decorator,
                 )
-            has_value = param.name in bound.arguments or param.default is not param.empty
+            called = param.name in bound.arguments
+            has_value = called or param.default is not param.empty
             value = bound.arguments.get(param.name, param.default)
-            parameters.append(
-                Parameter(
-                    name=param.name,
-                    type=parameter_type(param.annotation, value if has_value else param.empty),
-                    default=literal(value) if has_value else None,
-                    required=not has_value,
-                )
+            # the type is the annotation's, else the declared default's: a call's value
+            # is cast to it, as every run's values are
+            unset = param.default is param.empty or param.default is None
+            declared = value if unset else param.default
+            parameter = Parameter(
+                name=param.name,
+                type=parameter_type(param.annotation, declared if has_value else param.empty),
+                required=not has_value,
             )
-        trace = Trace(pipeline=self.name, dynamic=dynamic)
+            if has_value:
+                where = caller_location() if called else self.decorator
+                parameter.default = typed_default(parameter, value, where)
+            parameters.append(parameter)
+        trace = Trace(
+            pipeline=self.name,
+            dynamic=dynamic,
+            global_imports=not self.options.get("skip_global_imports"),
+        )
         token = start_trace(trace)
         cut = None
         try:
             try:
                 result = self.fn(**{p.name: Deferred(ParamRef(name=p.name)) for p in parameters})
+            except TraceEnded:  # the rest of the logic needs real values, and calls no step
+                result = None
             except TraceStopped:
                 result = None
                 cut = trace.decision.location if trace.decision else None
@@ -186,12 +236,17 @@ class PipelineSpec:
         finally:
             end_trace(token)
         src = function_source(self.fn, decorator_line=self.decorator.line, file=self.decorator_file)
+        nested = list(trace.nested.values())
+        imports = global_imports_of(src, nested) if trace.global_imports else []
         controller = ControllerCode(
             source=src.source,
             entrypoint=src.name,
-            hash=code_hash("function", src.name, src.source, []),
+            hash=code_hash("function", src.name, src.source, [], imports),
+            imports=imports,
             location=src.location,
             components=list(trace.components),
+            component_names=dict(trace.components),
+            nested=list(trace.nested.values()),
             return_value=return_value,
             decisions=[d.location for d in trace.decisions],
             cut=cut,

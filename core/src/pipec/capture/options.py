@@ -243,12 +243,22 @@ def step_policies(
     )
 
 
-def split_return_values(value: str | Sequence[str] | None) -> list[str]:
-    """`['X_train, X_test, y_train, y_test']` means four outputs, as users write it."""
+def split_return_values(
+    value: str | Sequence[str] | None, option: str, where: SourceLocation
+) -> list[str]:
+    """`['X_train, X_test, y_train, y_test']` means four outputs, as users write it. Each
+    name is one of the values the step returns, so a name given twice is an error at
+    `where` (the decorator or `add_function_step`): one of its values would be lost."""
     if value is None:
         return []
     entries = [value] if isinstance(value, str) else list(value)
-    return [name.strip() for entry in entries for name in str(entry).split(",") if name.strip()]
+    names = [name.strip() for entry in entries for name in str(entry).split(",") if name.strip()]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise CaptureError(
+                f"{option} names the output {name!r} twice: each name is one value", where
+            )
+    return names
 
 
 def helpers_for(

@@ -173,7 +173,10 @@ def _capture_uncalled(spec: Any, dynamic: bool) -> Callable[[], Pipeline]:
     def capture() -> Pipeline:
         token = _SESSION.set(None)
         try:
-            return spec.capture((), {}, dynamic=dynamic)
+            # as in `capture_file`: what the traced logic prints shows placeholders, and
+            # stdout may be a command's JSON
+            with contextlib.redirect_stdout(io.StringIO()):
+                return spec.capture((), {}, dynamic=dynamic)
         finally:
             _SESSION.reset(token)
 
@@ -193,6 +196,8 @@ def load_pipeline(target: str, *, dynamic: bool = False) -> Pipeline:
     names = session.names()
     if not names:
         raise CaptureError(f"no pipeline found in {path_part}")
+    if not name and len(session.pipelines) == 1:
+        name = next(iter(session.pipelines))  # the one the script starts (others it nests)
     if not name:
         if len(names) > 1:
             raise UsageError(

@@ -15,17 +15,28 @@ import ast
 import contextvars
 import dis
 import functools
+import inspect
 import itertools
+import os
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import CodeType, FrameType
-from typing import Any
+from typing import Any, NoReturn
 
-from pipec.errors import CaptureError, caller_frame, location_of
+from pipec.errors import (
+    CaptureError,
+    caller_frame,
+    display_path,
+    is_library_path,
+    is_pipec_path,
+    location_of,
+)
 from pipec.exprs import BINARY, COMPARE, UNARY, literal
 from pipec.ir import (
     Expr,
+    Helper,
     LiteralValue,
     OutputRef,
     ParamRef,
@@ -36,7 +47,7 @@ from pipec.ir import (
     iter_refs,
 )
 from pipec.naming import unique_name
-from pipec.source import statement_at
+from pipec.source import calls_after, statement_at
 
 _MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
 _MARK_RE = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_CLOSE}")
@@ -56,6 +67,12 @@ class TraceStopped(BaseException):
     user's own `except Exception` in the logic does not swallow it)."""
 
 
+class TraceEnded(BaseException):
+    """Ends a trace where the logic passes a run-time value to a call that needs the real
+    one, with no component call after it (`Trace.halt`): every step is known, and only the
+    logic running with real values (live, or replayed) makes that call."""
+
+
 @dataclass
 class Trace:
     """The state of one decorator pipeline being traced."""
@@ -65,13 +82,31 @@ class Trace:
     formatted: list[Value] = field(default_factory=list)
     decision: Decision | None = None
     decisions: list[Decision] = field(default_factory=list)
-    components: dict[str, None] = field(default_factory=dict)
+    components: dict[str, str] = field(default_factory=dict)
+    """Entrypoint of each component the logic called -> its step name before `_1`, `_2`."""
     dynamic: bool = False
     """Tracing only to check a pipeline whose real logic will run: stop at a decision."""
+    global_imports: bool = True
+    """Steps ship the module imports they use (the pipeline's `skip_global_imports` off)."""
+    prefix: str = ""
+    """`inner.` while a nested pipeline's logic is traced: its steps' names start with it."""
+    prefixes: set[str] = field(default_factory=set)
+    nested: dict[str, Helper] = field(default_factory=dict)
+    """The nested pipelines the logic called, as plain functions (for a replay)."""
 
     def unique_name(self, base: str) -> str:
-        """ClearML's naming of a component's step (`pipec.naming`)."""
-        return unique_name(base, {s.name for s in self.steps})
+        """ClearML's naming of a component's step (`pipec.naming`), under the prefix of
+        the nested pipeline being traced, if any."""
+        return unique_name(self.prefix + base, {s.name for s in self.steps})
+
+    def enter_nested(self, name: str) -> str:
+        """Trace a nested pipeline's call (`name.`, then `name_1.`); gives the prefix to
+        go back to."""
+        outer = self.prefix
+        prefix = unique_name(outer + name, self.prefixes)
+        self.prefixes.add(prefix)
+        self.prefix = prefix + "."
+        return outer
 
     def check_static(self, component: str, location: SourceLocation) -> None:
         """Called before each component call: a pending value-based decision is fatal."""
@@ -90,6 +125,62 @@ class Trace:
             d.location,
         )
 
+    def halt(self, value: Value, frames: list[FrameType]) -> NoReturn:
+        """The logic passes `value` to a call that needs the real value (`open(path)`,
+        `range(n)`, `Path(folder)`), in the innermost of the user's `frames`: no stand-in is
+        safe to pass (an int is a file descriptor to `open`), so the trace ends there. If
+        the logic can call a component after that call, which steps run depends on the
+        value, as after any decision: an error for a static graph, a cut for a dynamic
+        trace. Otherwise every step is known (`TraceEnded`)."""
+        decision = Decision("call that needs its real value", value, location_of(frames[0]))
+        if decision not in self.decisions[-1:]:  # `open()` asks for an int, then a path
+            self.decisions.append(decision)
+        self.decision = self.decision or decision
+        later = _component_after(frames)
+        if later is None:
+            raise TraceEnded
+        if self.dynamic:
+            raise TraceStopped
+        component, location = later
+        raise CaptureError(
+            f"the pipeline logic passes {describe(value)} to a call that needs its real value, "
+            f"and can then call component {component!r} (at {location}): which steps run "
+            "would depend on a value known only at run time, and a static pipeline graph "
+            "cannot express that. Move this call into a component, or run the pipeline on a "
+            "target that executes the pipeline logic itself (`pipec run --target local` or "
+            "`debug`).",
+            decision.location,
+        )
+
+
+def _user_frames() -> list[FrameType]:
+    """The user's frames running the traced logic, innermost first: from the call into
+    pipec out through the pipeline function (and a pipeline that calls it as a nested
+    one), pipec's and libraries' (`pathlib`, ...) frames left out."""
+    frames: list[FrameType] = []
+    frame: FrameType | None = caller_frame()
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if not is_pipec_path(path) and not is_library_path(path):
+            frames.append(frame)
+        frame = frame.f_back
+    return frames or [caller_frame()]
+
+
+def _component_after(frames: list[FrameType]) -> tuple[str, SourceLocation] | None:
+    """The first component (or pipeline, whose components it calls) the logic can call
+    after the call it is making, looking in each of the user's frames from the innermost
+    out (`pipec.source.calls_after`)."""
+    for frame in frames:
+        path = frame.f_code.co_filename
+        for name, line in calls_after(path, frame.f_lineno):
+            called = frame.f_locals.get(name, frame.f_globals.get(name))
+            spec = inspect.getattr_static(called, "_pipec_component", None)
+            spec = spec or inspect.getattr_static(called, "_pipec_pipeline", None)
+            if spec is not None:
+                return spec.name, SourceLocation(file=display_path(path), line=line)
+    return None
+
 
 _ACTIVE: contextvars.ContextVar[Trace | None] = contextvars.ContextVar("pipec_trace", default=None)
 
@@ -99,7 +190,35 @@ def active_trace() -> Trace | None:
 
 
 def start_trace(trace: Trace) -> contextvars.Token[Trace | None]:
+    _watch_file_operations()
     return _ACTIVE.set(trace)
+
+
+@functools.cache
+def _watch_file_operations() -> None:
+    """Python's audit hook for `_audit`, added once: it cannot be taken away again, and
+    does nothing while no trace runs."""
+    sys.addaudithook(_audit)
+
+
+_AUDITED = ("open", "os.", "shutil.", "subprocess.")
+"""Audit events of operations on files and processes (`open`, `os.mkdir`, ...)."""
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    """A file or process operation on a name made from a run-time value while tracing
+    (`open(f"{out_dir}/metrics.json", "w")`: the text holds a marker for the value) ends
+    the trace before the operation happens, as a deferred value passed to a call that
+    needs it does (`Trace.halt`)."""
+    trace = _ACTIVE.get()
+    if trace is None or not event.startswith(_AUDITED):
+        return
+    for arg in args:
+        for item in arg if isinstance(arg, (list, tuple)) else (arg,):
+            text = os.fspath(item) if isinstance(item, (str, os.PathLike)) else None
+            found = _MARK_RE.search(text) if isinstance(text, str) else None
+            if found is not None:
+                trace.halt(trace.formatted[int(found.group(1))], _user_frames())
 
 
 def end_trace(token: contextvars.Token[Trace | None]) -> None:
@@ -179,8 +298,20 @@ class Deferred:
         return 1
 
     def __index__(self) -> int:
-        self._decide("use as an index")
-        return 0
+        if _subscripting(caller_frame()):
+            self._decide("use as an index")
+            return 0
+        self._halt()
+
+    def __fspath__(self) -> str:
+        self._halt()
+
+    def _halt(self) -> NoReturn:
+        """Passed to a call that needs the real value: the trace ends (`Trace.halt`)."""
+        trace = active_trace()
+        if trace is None:
+            raise CaptureError("a deferred step value was passed to a call outside a trace")
+        trace.halt(self._pipec_value, _user_frames())
 
     def __int__(self) -> int:
         self._decide("conversion to int")
@@ -281,6 +412,27 @@ def _discarding_calls(code: CodeType) -> frozenset[int]:
         call.offset
         for call, after in itertools.pairwise(dis.get_instructions(code))
         if call.opname.startswith("CALL") and after.opname == "POP_TOP"
+    )
+
+
+_SUBSCRIPTS = frozenset(
+    {"BINARY_SUBSCR", "STORE_SUBSCR", "DELETE_SUBSCR", "BINARY_SLICE", "STORE_SLICE"}
+)
+
+
+def _subscripting(frame: FrameType) -> bool:
+    """Whether the frame is at a subscript (`names[best]`, `x[a:b] = v`): the value picks
+    an item, a decision the trace makes with item 0 (where a call would get 0 for real)."""
+    return frame.f_lasti in _subscripts(frame.f_code)
+
+
+@functools.cache
+def _subscripts(code: CodeType) -> frozenset[int]:
+    """The offsets of the subscripts in `code` (3.14 makes them a `BINARY_OP`)."""
+    return frozenset(
+        i.offset
+        for i in dis.get_instructions(code)
+        if i.opname in _SUBSCRIPTS or (i.opname == "BINARY_OP" and i.argrepr == "[]")
     )
 
 

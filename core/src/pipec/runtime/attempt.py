@@ -26,11 +26,12 @@ from typing import Any
 
 from pipec import cache
 from pipec.errors import describe_error
-from pipec.ir import Step
+from pipec.ir import Pipeline, Step
 from pipec.records import Attempt, CacheEntry, Monitored, StepRecord, StoredValue, jsonable
-from pipec.runtime.context import StepContext, enter_step, leave_step
+from pipec.runtime.context import StepContext, StepEnded, enter_step, leave_step
 from pipec.runtime.runstore import StepCall, StoredRun, open_run
 from pipec.runtime.values import InputError, resolve, step_inputs
+from pipec.source import bound_names
 from pipec.store import slug
 
 
@@ -38,16 +39,32 @@ class StepAborted(Exception):
     """The attempt was stopped from outside (time limit, pipeline stop)."""
 
 
+ISOLATE = "PIPEC_ISOLATE_STEPS"
+"""Set to 1, each attempt runs in a scratch directory of its own (kept when it fails),
+for steps that would collide writing the same relative file when they run at once."""
+
+
+def working_dir(step: Step, pipeline: Pipeline, project_dir: str) -> str:
+    """Where a step runs, as in ClearML: the step's, else the pipeline's `working_dir`
+    (relative to the project directory), else the project directory itself (the directory
+    the pipeline was launched from), so `open("data/train.csv")` reads the repository's."""
+    chosen = step.policies.working_dir or pipeline.policies.options.get("working_dir")
+    return os.path.normpath(os.path.join(project_dir, str(chosen))) if chosen else project_dir
+
+
 @contextlib.contextmanager
-def _scratch(step: str, paths: list[str]) -> Iterator[str]:
-    """A fresh working directory (task scripts write `model.pkl` and such to the cwd),
-    with the user's directories importable, as ClearML's `enable_local_imports` does."""
-    workdir = tempfile.mkdtemp(prefix=f"pipec-{slug(step)}-")
+def _in_workdir(step: str, where: str, paths: list[str]) -> Iterator[str | None]:
+    """The attempt in its working directory (`where`, or a scratch directory under
+    `ISOLATE`: given as the context's value), with the user's directories importable, as
+    ClearML's `enable_local_imports` does."""
+    scratch = (
+        tempfile.mkdtemp(prefix=f"pipec-{slug(step)}-") if os.environ.get(ISOLATE) == "1" else None
+    )
     old_cwd, old_path = os.getcwd(), list(sys.path)
-    os.chdir(workdir)
+    os.chdir(scratch or where)
     sys.path[:0] = [p for p in paths if p not in sys.path]
     try:
-        yield workdir
+        yield scratch
     finally:
         os.chdir(old_cwd)
         sys.path[:] = old_path
@@ -68,8 +85,36 @@ def _abspath(path: str | None, project_dir: str) -> str:
     return path if os.path.isabs(path) else os.path.join(project_dir, path)
 
 
+class _FailedImport:
+    """What a name of a module-level import that failed in the step process stands for:
+    as in ClearML, the step fails only if it uses the name, with that import's error."""
+
+    def __init__(self, statement: str, error: Exception) -> None:
+        self._statement, self._error = statement, error
+
+    def _fail(self) -> Any:
+        raise ImportError(f"{self._statement!r} failed in the step process: {self._error}")
+
+    def __getattr__(self, name: str) -> Any:
+        return self._fail()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._fail()
+
+
+def import_globals(statements: list[str], namespace: dict[str, Any]) -> None:
+    """Module-level imports shipped with step code or pipeline logic, each one guarded."""
+    for statement in statements:
+        try:
+            exec(compile(statement, "<module imports>", "exec"), namespace)
+        except Exception as exc:
+            for name in bound_names(statement):
+                namespace[name] = _FailedImport(statement, exc)
+
+
 def _function(step: Step, project_dir: str) -> Callable[..., Any]:
     namespace: dict[str, Any] = {"__name__": f"pipec_step_{slug(step.name)}"}
+    import_globals(step.code.imports, namespace)
     for helper in step.code.helpers:
         where = helper.location
         code = _compile(
@@ -139,7 +184,12 @@ def monitored(step: Step, record: StepRecord) -> Monitored:
         for pair in policies.monitor_models
         if pair.source in record.models
     }
-    return Monitored(metrics=metrics, artifacts=artifacts, models=models)
+    sent = record.for_pipeline
+    return Monitored(
+        metrics=[*metrics, *sent.metrics],
+        artifacts={**artifacts, **sent.artifacts},
+        models={**models, **sent.models},
+    )
 
 
 def _store_outputs(run: StoredRun, step: Step, values: dict[str, Any]) -> dict[str, StoredValue]:
@@ -166,12 +216,13 @@ def execute(
     step = run.step(call.step)
     record = run.step_record(call.step)
     record.outputs, record.artifacts, record.models, record.reports = {}, {}, {}, []
-    record.monitored = Monitored()
+    record.monitored, record.for_pipeline = Monitored(), Monitored()
     started = time.time()
     error: str | None = None
     status = "completed"
-    workdir = None
+    workdir: str | None = None
     pipeline_dir = os.path.dirname(_abspath(run.pipeline.source.file, call.project_dir))
+    where = working_dir(step, run.pipeline, call.project_dir)
     script_dir = os.path.dirname(_abspath(step.code.path, call.project_dir))
     try:
         kwargs = step_inputs(step, run, resolve)
@@ -179,7 +230,8 @@ def execute(
         ctx = StepContext(run=run, step=step, record=record)
         token = enter_step(ctx)
         try:
-            with _scratch(step.name, [script_dir, pipeline_dir, call.project_dir]) as workdir:
+            paths = [script_dir, pipeline_dir, call.project_dir]
+            with _in_workdir(step.name, where, paths) as workdir:
                 if step.code.kind == "script":
                     ctx.overrides = kwargs
                     _run_script(step, call.project_dir)
@@ -196,9 +248,14 @@ def execute(
             raise StepAborted(f"step {step.name!r} was stopped")
         record.outputs = stored
         record.monitored = monitored(step, record)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
     except StepAborted as exc:
         status, error = "aborted", str(exc)
+    except StepEnded as ended:  # Task.mark_completed() / mark_failed(): the code ends there
+        status, error = ended.status, ended.describe(f"in step {step.name!r}")
+        if status == "completed":
+            record.monitored = monitored(step, record)
     except InputError as exc:
         status, error = "failed", str(exc)
     except Exception as exc:

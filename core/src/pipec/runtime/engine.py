@@ -39,11 +39,15 @@ ENGINE_FEATURES = frozenset(
         "status_change_callback",
         "step_task_created_callback",
         "step_task_completed_callback",
+        "docker",
+        "repo",
     }
 )
 """The optional features (`pipec.contract.FEATURES`) an engine adapter gets faithfully by
 running its steps through `EngineRun.step`: callbacks and callable retries run in the
-step's engine task, with a `RunView` as their `pipeline`."""
+step's engine task, with a `RunView` as their `pipeline`; steps with `docker` / `repo`
+options run in the workers' environment, as ClearML's local mode runs them
+(`codegen.check_environment` warns, or refuses with the compile option)."""
 
 
 @dataclass(frozen=True)
@@ -337,11 +341,15 @@ class EngineRun:
         steps: list[tuple[Node, StepRecord]],
         module: dict[str, Any] | None,
     ) -> RunRecord:
-        """The run concluded by its replayed logic: what the logic raises is the run's error."""
+        """The run concluded by its replayed logic: what the logic raises is the run's error,
+        unless a step failed the run (the logic then tripped over what that step left, as
+        `pipec.runtime.logic.run_logic` says): the failed steps' errors are the run's."""
         run = self.state
         try:
             value = replay.replay(run, {node.name: (node, step) for node, step in steps}, module)
         except Exception as exc:
+            if any(is_fatal(node, step) for node, step in steps):
+                return runstore.conclude(run, record, steps)
             error = describe_error(exc, "in the pipeline logic, replayed with the run's values")
             return runstore.conclude(run, record, steps, error=error)
         if value is not None:

@@ -22,7 +22,7 @@ from pipec.contract import RunOptions
 from pipec.errors import StepFailedError, UsageError
 from pipec.ir import Pipeline, Step
 from pipec.naming import unique_name
-from pipec.records import SUCCEEDED, Report, RunRecord, StepRecord, StoredValue
+from pipec.records import SUCCEEDED, RunRecord, StepRecord, StoredValue
 from pipec.runtime import attempt as attempts
 from pipec.runtime import runstore
 from pipec.runtime.node import Node, is_fatal, skip_reason
@@ -136,6 +136,13 @@ class PipelineRun(ControllerView):
         self.steps: dict[str, Step] = {}
         self.records: dict[str, StepRecord] = {}
         self.stopping = False
+        self.stop_reason = "the pipeline was stopped"
+        limit = self.pipeline.policies.options.get("pipeline_execution_time_limit")
+        self._time_limit = (
+            threading.Timer(float(limit), self._out_of_time, args=(float(limit),))
+            if limit
+            else None
+        )
         self.error: str | None = None
         self._started: set[str] = set()
         self._cond = threading.Condition()
@@ -146,6 +153,9 @@ class PipelineRun(ControllerView):
         )
         self.progress = Progress(self.pipeline.name, self.run_id, quiet=options.quiet)
         self.progress.start()
+        if self._time_limit is not None:
+            self._time_limit.daemon = True
+            self._time_limit.start()
 
     # ------------------------------------------------------------- plumbing
 
@@ -272,6 +282,11 @@ class PipelineRun(ControllerView):
                 lambda: all(n in self.records for n in self.nodes), timeout=timeout
             )
 
+    def _out_of_time(self, limit: float) -> None:
+        """`set_pipeline_execution_time_limit`: the run is stopped, as ClearML aborts it."""
+        self.stop_reason = f"the pipeline's execution time limit ({limit / 60:g} min) was exceeded"
+        self.stop()
+
     def stop(self, status: str = "aborted") -> None:
         """ClearML's `stop()`: abort running steps and skip those not started."""
         self.stopping = True
@@ -287,6 +302,8 @@ class PipelineRun(ControllerView):
     def finish(self, return_value: Any = None, error: str | None = None) -> RunRecord:
         """Wait for the steps, then write the final run record (status, monitored, result)."""
         self.wait()
+        if self._time_limit is not None:
+            self._time_limit.cancel()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         if return_value is not None:
@@ -297,17 +314,12 @@ class PipelineRun(ControllerView):
             self.record,
             [(self.nodes[name], self.records[name]) for name in self.steps],
             error=error,
-            stopped=self.stopping and self.record.status == "aborted",
+            stopped=self.stop_reason if self.stopping and self.record.status == "aborted" else None,
         )
         self.progress.stop(self.record, self.records)
         return self.record
 
     # ------------------------------------------------------------- the controller's own reports
-
-    def report(self, report: Report) -> None:
-        """A report of the pipeline itself (`PipelineController.get_logger()`): it goes
-        straight to the run record."""
-        self.record.metrics.append(report)
 
     def upload_artifact(self, name: str, obj: Any) -> StoredValue:
         stored = self.state.upload(None, "artifacts", name, obj)

@@ -11,6 +11,7 @@ through the logic.
 from __future__ import annotations
 
 import contextvars
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,8 @@ from pipec.contract import Logic, RunOptions, RunResult
 from pipec.errors import describe_error
 from pipec.exprs import literal
 from pipec.ir import Expr, OutputRef, Pipeline, Step, Value
+from pipec.naming import unique_name
+from pipec.params import cast_values
 from pipec.runtime.local import Executor, PipelineRun
 
 
@@ -79,6 +82,21 @@ class LiveRun:
     def __init__(self, run: PipelineRun) -> None:
         self.run = run
         self.outputs = Outputs(run)
+        self._prefix = ""
+        self._prefixes: set[str] = set()
+
+    def call_nested(self, name: str, call: Callable[[], Any]) -> Any:
+        """A decorator pipeline called by the running logic (a nested pipeline): its
+        component calls become steps of this run named `name.<component>` (`name_1.` for
+        a second call), as the trace names them for an engine."""
+        outer = self._prefix
+        prefix = unique_name(outer + name, self._prefixes)
+        self._prefixes.add(prefix)
+        self._prefix = prefix + "."
+        try:
+            return call()
+        finally:
+            self._prefix = outer
 
     def call_component(
         self,
@@ -90,7 +108,7 @@ class LiveRun:
         """A component called by the running logic with `arguments` (by parameter name):
         add its step (`make_step(name, inputs)` builds it), return its output proxies."""
         inputs = {name: self.outputs.to_value(value) for name, value in arguments.items()}
-        step = make_step(self.run.unique_name(base), inputs)
+        step = make_step(self.run.unique_name(self._prefix + base), inputs)
         self.run.add(step)
         proxies = [self.outputs.make(step.name, out) for out in outputs]
         if not proxies:
@@ -114,20 +132,27 @@ def run_logic(
     """A decorator pipeline's real logic, running here: its steps join the run as it
     calls components, and run through `executor`. `where` is `PipelineRun`'s `run_id` /
     `project_dir`. What the logic raises is raised, with the run recorded failed in
-    `logic.failed_run`."""
+    `logic.failed_run`; unless a step had failed the run already: then what the logic
+    raised is a consequence (it used that step's value, or a skipped child's None), and
+    the run fails as for any failed step, with that step's error at the user's line."""
     assert logic.function is not None
-    kwargs = dict(logic.kwargs)
-    kwargs.update(options.params)
+    # the logic gets what the run records: the call's values and this run's, each as its
+    # parameter's type (`pipec.params`), the same on every target
+    called = inspect.signature(logic.function).bind_partial(*logic.args, **logic.kwargs)
+    kwargs = cast_values(pipeline.parameters, {**called.arguments, **options.params})
     run = PipelineRun(pipeline.model_copy(update={"steps": []}), options, executor, **where)
     live = LiveRun(run)
     token = _ACTIVE.set(live)
     try:
-        result = logic.function(*logic.args, **kwargs)
+        result = logic.function(**kwargs)
         value = live.outputs.unwrap(result)
     except Exception as exc:
-        record = run.finish(error=describe_error(exc, "in the pipeline logic"))
-        logic.failed_run = RunResult(record=record, summary=run.summary())
-        raise
+        if run.failed_steps():
+            value = None
+        else:
+            record = run.finish(error=describe_error(exc, "in the pipeline logic"))
+            logic.failed_run = RunResult(record=record, summary=run.summary())
+            raise
     finally:
         _ACTIVE.reset(token)
     record = run.finish(return_value=value)

@@ -26,10 +26,11 @@ from pipec.errors import StepFailedError
 from pipec.ir import ControllerCode, Step
 from pipec.naming import unique_name
 from pipec.records import SUCCEEDED, StepRecord
+from pipec.runtime.attempt import import_globals
 from pipec.runtime.node import Node, is_fatal
 from pipec.runtime.runstore import StoredRun
 from pipec.runtime.values import resolve
-from pipec.source import free_globals
+from pipec.source import bound_names, free_globals
 
 
 class ReplayError(RuntimeError):
@@ -50,8 +51,12 @@ def _function(controller: ControllerCode) -> ast.Module:
 def missing_globals(controller: ControllerCode) -> list[str]:
     """Module-level names the logic reads besides its components and builtins: a replay
     runs without the user's module, so it cannot provide them."""
-    free = free_globals(ast.unparse(_function(controller)))
-    return sorted(set(free) - set(controller.components))
+    free = set(free_globals(ast.unparse(_function(controller))))
+    for inner in controller.nested:
+        free |= set(free_globals(inner.source))
+    imported = {name for statement in controller.imports for name in bound_names(statement)}
+    shipped = {*controller.components, *(inner.name for inner in controller.nested)}
+    return sorted(free - shipped - imported)
 
 
 def _unwrap(obj: Any) -> Any:
@@ -73,12 +78,31 @@ class _Replay:
         self.outcomes = outcomes
         self.steps = {step.name: step for step in run.pipeline.steps}
         self.taken: set[str] = set()
+        self.prefix = ""
+        self.prefixes: set[str] = set()
 
     def _next_name(self, base: str) -> str:
-        """ClearML's naming (`pipec.naming`), as the trace gave it at compile time."""
-        name = unique_name(base, self.taken)
+        """ClearML's naming (`pipec.naming`), as the trace gave it at compile time: inside
+        a nested pipeline, under its prefix."""
+        name = unique_name(self.prefix + base, self.taken)
         self.taken.add(name)
         return name
+
+    def nested(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        """A nested pipeline's function, called by the logic: its component calls are named
+        under the call's own prefix (`inner.`, then `inner_1.`), as the trace named them."""
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            outer = self.prefix
+            self.prefix = unique_name(outer + function.__name__, self.prefixes) + "."
+            self.prefixes.add(self.prefix[:-1])
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.prefix = outer
+
+        call.__name__ = function.__name__
+        return call
 
     def _value(self, step: Step, output: str) -> Any:
         """What the local target's logic gets: the stored value of a step that succeeded,
@@ -115,6 +139,15 @@ class _Replay:
         return component
 
 
+def _compiled(tree: ast.Module, file: str, line: int) -> Any:
+    """Code of the user's logic, its errors at the user's lines; annotations are never
+    evaluated (they may name module globals)."""
+    ast.increment_lineno(tree, line - 1)
+    return compile(
+        tree, file, "exec", flags=__future__.annotations.compiler_flag, dont_inherit=True
+    )
+
+
 def replay(
     run: StoredRun,
     outcomes: dict[str, tuple[Node, StepRecord]],
@@ -130,19 +163,18 @@ def replay(
     replaying = _Replay(run, outcomes)
     namespace: dict[str, Any] = dict(module or {})
     namespace.update(__name__="__pipec_replay__", __builtins__=builtins)
+    if module is None:
+        import_globals(controller.imports, namespace)
     for entrypoint in controller.components:
-        base = next(s.name for s in run.pipeline.steps if s.code.entrypoint == entrypoint)
+        base = controller.component_names.get(entrypoint) or next(
+            s.name for s in run.pipeline.steps if s.code.entrypoint == entrypoint
+        )
         namespace[entrypoint] = replaying.stub(entrypoint, base)
+    for inner in controller.nested:
+        where = inner.location or run.pipeline.source
+        exec(_compiled(ast.parse(inner.source), where.file, where.line), namespace)
+        namespace[inner.name] = replaying.nested(namespace[inner.name])
     location = controller.location or run.pipeline.source
-    tree = _function(controller)
-    ast.increment_lineno(tree, location.line - 1)
-    code = compile(
-        tree,
-        location.file,
-        "exec",
-        flags=__future__.annotations.compiler_flag,  # annotations may name module globals
-        dont_inherit=True,
-    )
-    exec(code, namespace)
+    exec(_compiled(_function(controller), location.file, location.line), namespace)
     params = {p.name: resolve(run.parameter(p.name), run) for p in run.pipeline.parameters}
     return _unwrap(namespace[controller.entrypoint](**params))

@@ -20,13 +20,14 @@ from datetime import datetime
 from typing import Any
 
 import cloudpickle
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from pipec import events
 from pipec.errors import UsageError
-from pipec.exprs import literal
+from pipec.exprs import literal, literal_value
 from pipec.ir import CallableSpec, Pipeline, Step, Value
-from pipec.records import Attempt, RunRecord, StepRecord, StoredValue, jsonable
+from pipec.params import cast
+from pipec.records import Attempt, Report, RunRecord, StepRecord, StoredValue, jsonable
 from pipec.runtime.node import Node, is_fatal
 from pipec.runtime.values import resolve
 from pipec.store import Store, slug
@@ -234,7 +235,8 @@ def new_run_id() -> str:
 
 
 def with_parameters(pipeline: Pipeline, values: dict[str, Any]) -> Pipeline:
-    """The pipeline with this run's parameter values as the parameters' defaults."""
+    """The pipeline with this run's parameter values, cast to the parameters' types
+    (`pipec.params`), as the parameters' defaults."""
     known = {p.name for p in pipeline.parameters}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -245,7 +247,8 @@ def with_parameters(pipeline: Pipeline, values: dict[str, Any]) -> Pipeline:
     params = []
     for p in pipeline.parameters:
         if p.name in values:
-            p = p.model_copy(update={"default": literal(values[p.name]), "required": False})
+            value = cast(p, values[p.name])
+            p = p.model_copy(update={"default": literal(value), "required": False})
         elif p.required:
             raise UsageError(f"pipeline {pipeline.name!r} needs a value for parameter {p.name!r}")
         params.append(p)
@@ -267,11 +270,25 @@ def begin(
             p.name: jsonable(resolve(state.parameter(p.name), state)) for p in pipeline.parameters
         },
     )
+    _before_start(state, record)
     store.write_model(state.files.ir, pipeline)
     store.write_model(state.files.head, pipeline.model_copy(update={"steps": []}))
     state.write_record(record)
     events.run_event(record, "started")
     return state, record
+
+
+BEFORE_START = "controller_reports", "controller_artifacts"
+"""Pipeline options holding what `PipelineController.get_logger()` and `upload_artifact()`
+were given before the pipeline started: the run record starts with them, on any target."""
+
+
+def _before_start(run: StoredRun, record: RunRecord) -> None:
+    options = run.pipeline.policies.options
+    record.metrics.extend(Report.model_validate(r) for r in options.get(BEFORE_START[0]) or [])
+    for name, value in (options.get(BEFORE_START[1]) or {}).items():  # type: ignore[union-attr]
+        obj = literal_value(TypeAdapter(Value).validate_python(value))
+        record.artifacts[name] = run.upload(None, "artifacts", name, obj)
 
 
 def end_attempt(run: StoredRun, step: str, number: int, status: str, error: str) -> StepRecord:
@@ -319,15 +336,15 @@ def conclude(
     steps: list[tuple[Node, StepRecord]],
     *,
     error: str | None = None,
-    stopped: bool = False,
+    stopped: str | None = None,
 ) -> RunRecord:
     """Write the final run record: its status from the steps' outcomes (or the logic's
     `error`, or a `stop()`), and the pipeline-level view of what `monitor_*` forwarded."""
     failed = [step for node, step in steps if is_fatal(node, step)]
     if error is not None:
         record.status, record.error = "failed", error
-    elif stopped:
-        record.status, record.error = "aborted", "the pipeline was stopped"
+    elif stopped is not None:
+        record.status, record.error = "aborted", stopped
     elif failed:
         record.status = "failed"
         record.error = "; ".join(step.error or step.name for step in failed)

@@ -29,6 +29,15 @@ AttemptFn = Callable[[int, float | None], StepRecord]
 """Runs attempt N of the step with an optional time limit; returns the record it wrote."""
 
 
+KWARGS = "kwargs/"
+"""The section ClearML files a function step's arguments under (`kwargs/name`)."""
+
+
+def _input(step: Step, key: str) -> str:
+    """The input a callback's parameter key names (`kwargs/x` -> `x` for a function step)."""
+    return key if step.kind == "task" else key.removeprefix(KWARGS)
+
+
 @dataclass
 class Lifecycle:
     """How one run treats its steps: who `pipeline` is in callbacks, and what to refresh."""
@@ -75,21 +84,23 @@ class Lifecycle:
     # -------------------------------------------------------------- the steps of a step
 
     def parameters(self, step: Step) -> dict[str, Any]:
-        """The step's inputs as its callbacks see them: values, or URIs of step data."""
+        """The step's inputs as its callbacks see them: values, or URIs of step data, under
+        ClearML's keys (`Section/name` of a task step, `kwargs/name` of a function's)."""
         shown: dict[str, Any] = {}
         for name, value in step.inputs.items():
+            key = name if step.kind == "task" else f"{KWARGS}{name}"
             refs = iter_refs(value)
             if isinstance(value, (OutputRef, ArtifactRef)):
                 record = self.run.step_record(value.step)
                 where = record.outputs if isinstance(value, OutputRef) else record.artifacts
                 stored = where.get(value.name)
-                shown[name] = stored.uri if stored else None
+                shown[key] = stored.uri if stored else None
             elif isinstance(value, Template) and any(
                 isinstance(r, (OutputRef, ArtifactRef)) for r in refs
             ):
-                shown[name] = render(value)
+                shown[key] = render(value)
             else:
-                shown[name] = resolve(value, self.run)
+                shown[key] = resolve(value, self.run)
         return shown
 
     def _pre_execute(self, node: Node, step: Step) -> bool:
@@ -105,7 +116,7 @@ class Lifecycle:
                 return False
         changed = {k: v for k, v in parameters.items() if node.parameters.get(k) != v}
         if changed:
-            step.inputs.update({k: literal(v) for k, v in changed.items()})
+            step.inputs.update({_input(step, k): literal(v) for k, v in changed.items()})
             self.run.write_spec(step)
             node.parameters = dict(parameters)
         return True
@@ -172,7 +183,9 @@ class Lifecycle:
                         artifacts=entry.artifacts,
                         models=entry.models,
                         reports=entry.reports,
-                        parameters={k: jsonable(v) for k, v in node.parameters.items()},
+                        parameters={
+                            _input(step, k): jsonable(v) for k, v in node.parameters.items()
+                        },
                         ended=time.time(),
                     )
                 )
@@ -188,7 +201,9 @@ class Lifecycle:
         record = self.run.step_record(step.name)
         node.status, node.retries = "running", len(record.attempts)
         node.job_started = record.started
-        node.parameters = dict(record.parameters)
+        node.parameters = {
+            (k if step.kind == "task" else f"{KWARGS}{k}"): v for k, v in record.parameters.items()
+        }
         return self._attempts(node, step, record, attempt)
 
     def _attempts(

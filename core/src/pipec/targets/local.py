@@ -46,7 +46,7 @@ class LocalTarget:
         run = PipelineRun(pipeline, options, executor, controller=logic.controller)
         if logic.controller is not None:
             logic.controller._run = run
-        for step in run.pipeline.steps:
+        for step in run.pipeline.in_dependency_order():
             run.add(step)
         record = run.finish()
         return RunResult(record=record, summary=run.summary())

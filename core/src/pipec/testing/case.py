@@ -71,6 +71,8 @@ class Expected:
     """Pipeline-level scalars forwarded by `monitor_metrics`: (title, series) -> value."""
     artifacts: Mapping[str, Any] | None = None
     """Pipeline-level artifacts forwarded by `monitor_artifacts`: name -> value."""
+    error: str | None = None
+    """Text the run's error (the `--json` summary's `error`) must contain."""
 
     def step(self, name: str) -> StepExpect:
         spec = self.steps[name]

@@ -179,6 +179,26 @@ CASES: tuple[Case, ...] = (
         ),
     ),
     Case(
+        id="logic_after_failure",
+        pipeline="logic_after_failure.py",
+        about="a failed step's error is the run's, also when the pipeline logic then trips "
+        "over its skipped child's None (the TypeError is only a consequence)",
+        runs=(
+            Run(
+                Expected(
+                    status="failed",
+                    steps={
+                        "load": StepExpect("failed", error="planned failure"),
+                        "train": "skipped",
+                    },
+                    bodies=("load",),
+                    return_value=None,
+                    error="ValueError: planned failure (in step 'load')",
+                )
+            ),
+        ),
+    ),
+    Case(
         id="abort_on_failure",
         pipeline="abort_on_failure.py",
         about="abort_on_failure=True: the failed step stops the run; the unrelated branch is "
@@ -326,6 +346,65 @@ CASES: tuple[Case, ...] = (
         ),
     ),
     Case(
+        id="typed_params",
+        pipeline="typed_params.py",
+        about="parameters keep their annotated types: bool, int and float values given as "
+        "text on the command line reach the step as a bool, an int and a float",
+        runs=(
+            Run(
+                Expected(
+                    status="completed",
+                    steps={
+                        "describe": StepExpect(
+                            "completed", outputs={"kinds": ["bool", "int", "float"]}
+                        )
+                    },
+                    bodies=("describe bool False int 7 float 2.0",),
+                    return_value=["bool", "int", "float"],
+                ),
+                params={"flag": "false", "count": "7", "ratio": "2"},
+            ),
+            Run(
+                Expected(
+                    status="completed",
+                    steps={"describe": "completed"},
+                    bodies=("describe bool True int -3 float 0.25",),
+                    return_value=["bool", "int", "float"],
+                ),
+                params={"flag": "yes", "count": "-3", "ratio": "0.25"},
+            ),
+            Run(
+                Expected(
+                    status="completed",
+                    steps={"describe": "completed"},
+                    bodies=("describe bool False int 1 float 0.5",),
+                    return_value=["bool", "int", "float"],
+                ),
+                params={"flag": "False"},
+            ),
+        ),
+    ),
+    Case(
+        id="typed_params_controller",
+        pipeline="typed_params_controller.py",
+        about="add_parameter(param_type=...) with a type or a type's name: values given as "
+        "text on the command line reach the step through ${pipeline.NAME} as that type",
+        runs=(
+            Run(
+                Expected(
+                    status="completed",
+                    steps={
+                        "describe": StepExpect(
+                            "completed", outputs={"kinds": ["bool", "int", "float"]}
+                        )
+                    },
+                    bodies=("describe bool False int 7 float 2.0",),
+                ),
+                params={"flag": "no", "count": "7", "ratio": "2"},
+            ),
+        ),
+    ),
+    Case(
         id="dynamic",
         pipeline="dynamic.py",
         about="pipeline logic branching on a step's value calls a different component",
@@ -399,6 +478,61 @@ CASES: tuple[Case, ...] = (
                     },
                     bodies=("prepare 2", "task 20 from-pipeline", "read 60 20"),
                 )
+            ),
+        ),
+    ),
+    Case(
+        id="nested",
+        pipeline="nested.py",
+        about="a decorator pipeline called by another's logic (twice) is a nested pipeline: "
+        "its steps join the outer run, prefixed, and cache like any step",
+        runs=(
+            Run(
+                Expected(
+                    status="completed",
+                    steps={
+                        "inner.add": StepExpect("completed", outputs={"value": 3}),
+                        "inner.add_1": StepExpect("completed", outputs={"value": 13}),
+                        "inner_1.add": StepExpect("completed", outputs={"value": 14}),
+                        "inner_1.add_1": StepExpect("completed", outputs={"value": 24}),
+                        "add": StepExpect("completed", outputs={"value": 37}),
+                    },
+                    bodies=("add 2 1", "add 3 10", "add 13 1", "add 14 10", "add 13 24"),
+                    return_value=37,
+                ),
+            ),
+            Run(
+                Expected(
+                    status="completed",
+                    steps={
+                        "inner.add": "cached",
+                        "inner.add_1": "cached",
+                        "inner_1.add": "cached",
+                        "inner_1.add_1": "cached",
+                        "add": "cached",
+                    },
+                    return_value=37,
+                ),
+            ),
+        ),
+    ),
+    Case(
+        id="working_dir",
+        pipeline="working_dir.py",
+        about="steps run in the directory the pipeline was launched from, as ClearML runs "
+        "local steps: a file one step writes by a relative path, the next reads there",
+        runs=(
+            Run(
+                Expected(
+                    status="completed",
+                    steps={
+                        "prepare": StepExpect("completed", outputs={"count": 4}),
+                        "total": StepExpect("completed", outputs={"total": 6, "folder": "run-1"}),
+                    },
+                    bodies=("prepare 4", "total 4 4"),
+                    return_value=[6, "run-1"],
+                ),
+                params={"n": 4},
             ),
         ),
     ),

@@ -62,6 +62,10 @@ def views(expected: Expected, actual: RunOutcome) -> tuple[dict[str, Any], dict[
         "exit_code": actual.returncode,
         "steps": {},
     }
+    if expected.error is not None:
+        error = summary.get("error") or ""
+        want["error"] = f"...{expected.error}..."
+        got["error"] = want["error"] if expected.error in error else error
     ran_first: set[str] = set()  # `stopped` steps a one-at-a-time target ran before the failure
     for name in expected.steps:
         spec = expected.step(name)

@@ -1,4 +1,5 @@
-"""A component that uses `json`, imported at module level: it fails when the step runs."""
+"""A component that uses `json`, imported at module level, in a pipeline that says
+`skip_global_imports=True`: no module import comes along, so the step would fail."""
 
 import json
 
@@ -11,7 +12,9 @@ def encode(rows: int = 3):
     return json.dumps(data)  # expected-error
 
 
-@PipelineDecorator.pipeline(name="module import", project="pipec tests", version="1.0.0")
+@PipelineDecorator.pipeline(
+    name="module import", project="pipec tests", version="1.0.0", skip_global_imports=True
+)
 def pipeline(rows: int = 3):
     return encode(rows)
 

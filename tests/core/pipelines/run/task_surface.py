@@ -2,13 +2,14 @@
 
 `writer` reports a scalar, uploads an object and a file and leaves a file in its
 cwd; `reader` finds writer's artifacts through `${writer.id}` and looks for that
-file in its own cwd; `configure` is a task script whose connected dict gets
+file in its cwd (the same one, where the pipeline was launched, unless steps are isolated); `configure` is a task script whose connected dict gets
 `parameter_override` strings cast to its types. A post_execute_callback reports
 and uploads on the pipeline itself. Run by hand, the script starts the pipeline
 without waiting, waits, and prints what the controller says as one JSON line.
 """
 
 import json
+import os
 
 from pipec import PipelineController
 
@@ -91,7 +92,13 @@ def main():
         }
         for name, node in pipe.get_pipeline_dag().items()
     }
-    view = {"finished": finished, "successful": pipe.is_successful(), "run_id": pipe.id, "dag": dag}
+    view = {
+        "finished": finished,
+        "successful": pipe.is_successful(),
+        "run_id": pipe.id,
+        "dag": dag,
+        "cwd": os.getcwd(),
+    }
     print("CONTROLLER " + json.dumps(view))
 
 
