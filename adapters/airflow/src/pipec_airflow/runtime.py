@@ -4,17 +4,17 @@
 every step's spec), `step` runs one step through pipec's runtime (skip rules, cache,
 attempts, `retry_on_failure`) exactly as the local scheduler does, and `end`
 concludes the run record, replaying a decorator pipeline's logic with the run's
-values. Each attempt runs in a process forked from the task's own process, watched by
-the task, so a pipeline stop or the time limit can kill it: an Airflow task is already
-a supervised process of its own, so a warm server of step processes would gain nothing
-here. Airflow only orders the tasks: every step task runs when its upstream tasks are
-done and asks the parents' records whether to run (`pipec.adapter.EngineRun`, shared
-with the other engine adapters), so ClearML's continue / skip semantics are the local
-target's by construction.
+values. Each attempt runs in a step process watched by the task, so a pipeline stop or
+the time limit can kill it: forked from the task's own process on a worker, where a task
+is already a supervised process of its own (`processes`). Airflow only orders the tasks:
+every step task runs when its upstream tasks are done and asks the parents' records
+whether to run (`pipec.adapter.EngineRun`, shared with the other engine adapters), so
+ClearML's continue / skip semantics are the local target's by construction.
 """
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,17 @@ from pipec_airflow.dagfile import BEGIN, REFRESH
 
 TARGET = "airflow"
 
-PROCESSES = "fork"
-"""How an attempt's process starts here (`pipec.adapter`'s `processes`): forked from the
-task's process, which already has pipec imported."""
+_TASKS = itertools.count()
+"""Step tasks this process has run."""
+
+
+def processes() -> str:
+    """How this task's attempts start (`EngineRun.step`'s `processes`). On a worker each
+    task is a process of its own, which runs one task: its attempts are forked from it
+    (it has pipec imported), since a warm server of step processes would be started for
+    that task and never reused. A process that runs task after task (`dag.test()`) takes
+    the fork server from its second task on, whose step processes serve them all."""
+    return "fork" if next(_TASKS) == 0 else "forkserver"
 
 
 def run_id(context: dict[str, Any]) -> str:
@@ -94,7 +102,7 @@ def run_step(name: str, storage: str | None, project_dir: str, context: dict[str
         refresh=refreshes(context, name),
         echo=print,  # the task log
         interrupts=(AirflowTaskTimeout,),
-        processes=PROCESSES,
+        processes=processes(),
     )
     if outcome.retry:
         raise StepRetry(f"pipec: {outcome.message}")
