@@ -135,3 +135,23 @@ def test_the_pipelines_logger_and_artifacts_work_before_start_and_from_steps(
     ]
     values = {name: Store(str(store)).get_value(v) for name, v in run.artifacts.items()}
     assert values == {"settings": {"lr": 0.1}, "trained": {"epochs": 2}}
+
+
+@pytest.mark.parametrize("target", ["debug", "local"])
+def test_steps_with_docker_and_repo_options_run_in_the_current_environment(
+    target: str, tmp_path: Path, pipec_home: Path
+) -> None:
+    """As ClearML's local mode runs them: the options are kept, the steps run here."""
+    path = PIPELINES / "controller" / "environment.py"
+    pipeline = load_pipeline(rel(path))
+    assert pipeline.step("prepare").policies.docker.image == "python:3.11-slim"
+    result = run_pipec(
+        "run", rel(path), "--target", target, "--storage", tmp_path / "store", "--json",
+        pipec_home=pipec_home,
+    )  # fmt: skip
+    assert result.returncode == 0, result
+    steps = json.loads(result.stdout)["steps"]
+    assert {name: s["status"] for name, s in steps.items()} == {
+        "prepare": "completed",
+        "train": "completed",
+    }
