@@ -142,8 +142,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--work-ms", type=float, default=20.0)
     parser.add_argument("--targets", nargs="+", default=["debug", "local"])
-    parser.add_argument("--attempts", type=int, default=40)
+    parser.add_argument("--attempts", type=int, default=40, help="per implementation, at least 2")
     args = parser.parse_args()
+    if args.attempts < 2:
+        parser.error("--attempts takes at least 2 (a median and a 90th percentile)")
     loops = calibrate(args.work_ms)
     print(f"step body ~{args.work_ms:g} ms ({loops} loops), {os.cpu_count()} CPUs")
     print(f"{'shape':<8}{'N':>5}  {'target':<7}{'direct s':>10}{'target s':>10}"
