@@ -71,8 +71,7 @@ OPTIONS = {
     "retry_delay": "seconds between the tries of a retried step (default 0)",
     "pools": "QUEUE=POOL pairs, comma-separated: the Airflow pool of a ClearML queue's steps",
     "storage_conn": "the Airflow connection every task reads the store's credentials from",
-    codegen.ENVIRONMENT: "current (default: docker/repo steps run in the workers' environment, "
-    "with a warning) or refuse",
+    **codegen.ENVIRONMENT_OPTION,
 }
 """The compile options (`pipec compile --option KEY=VALUE`), with what each sets."""
 

@@ -55,8 +55,7 @@ PREFECT_FEATURES = ENGINE_FEATURES | {"dynamic"}
 OPTIONS = {
     "storage": "the artifact store URL baked into the flow file (default: the worker's "
     "$PIPEC_STORAGE)",
-    codegen.ENVIRONMENT: "current (default: docker/repo steps run in the workers' environment, "
-    "with a warning) or refuse",
+    **codegen.ENVIRONMENT_OPTION,
 }
 """The compile options (`pipec compile --option KEY=VALUE`), with what each sets."""
 

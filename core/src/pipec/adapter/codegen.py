@@ -115,6 +115,12 @@ warning) or `refuse` (such a pipeline is not compiled)."""
 
 ENVIRONMENT_CHOICES = ("current", "refuse")
 
+ENVIRONMENT_OPTION = {
+    ENVIRONMENT: "current (default: docker/repo steps run in the workers' environment, "
+    "with a warning) or refuse"
+}
+"""The `environment` entry of an engine target's compile options (`compile_options`)."""
+
 
 def worker_packages(pipeline: Pipeline) -> list[str]:
     """What the workers must have installed: every step's `packages` (given, or the

@@ -163,13 +163,7 @@ class EngineRun:
         return self.state.store
 
     def call(self, step: str, project_dir: str) -> StepCall:
-        return StepCall(
-            store=self.store.url,
-            pipeline=self.pipeline.name,
-            run_id=self.run_id,
-            step=step,
-            project_dir=project_dir,
-        )
+        return self.state.call(step, project_dir)
 
     # ---------------------------------------------------------------- one step
 

@@ -164,13 +164,7 @@ class PipelineRun(ControllerView):
         return self.run_id
 
     def call(self, step: str) -> StepCall:
-        return StepCall(
-            store=self.store.url,
-            pipeline=self.pipeline.name,
-            run_id=self.run_id,
-            step=step,
-            project_dir=self.project_dir,
-        )
+        return self.state.call(step, self.project_dir)
 
     def attempt_ended(self, step: str, number: int, status: str, error: str) -> StepRecord:
         """Record an attempt the step itself could not record (killed, timed out)."""

@@ -147,6 +147,16 @@ class StoredRun:
     def run_record(self) -> RunRecord:
         return self.store.read_model(self.files.record, RunRecord)
 
+    def call(self, step: str, project_dir: str) -> StepCall:
+        """What a process needs to run an attempt of `step` of this run."""
+        return StepCall(
+            store=self.store.url,
+            pipeline=self.pipeline.name,
+            run_id=self.run_id,
+            step=step,
+            project_dir=project_dir,
+        )
+
     def write_record(self, record: RunRecord) -> None:
         self.store.write_model(self.files.record, record)
 
