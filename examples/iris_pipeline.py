@@ -57,11 +57,20 @@ def train_model(X_train, y_train):
 
 @PipelineDecorator.component(return_values=["accuracy"], cache=True, task_type=TaskTypes.qc)
 def score_model(model, X_data, Y_data):
-    # Fraction of correct predictions, between 0 and 1.
-    from sklearn.metrics import accuracy_score
+    # Fraction of correct predictions, between 0 and 1, reported as a scalar and the
+    # confusion matrix as an image (one grey block per cell), as ClearML users log them.
+    import numpy as np
+    from pipec import Logger
+    from sklearn.metrics import accuracy_score, confusion_matrix
 
     Y_pred = model.predict(X_data)
-    return float(accuracy_score(Y_data, Y_pred))
+    accuracy = float(accuracy_score(Y_data, Y_pred))
+    logger = Logger.current_logger()
+    logger.report_scalar(title="accuracy", series="test", value=accuracy, iteration=0)
+    matrix = confusion_matrix(Y_data, Y_pred)
+    picture = np.kron(matrix / matrix.max(), np.ones((24, 24)))
+    logger.report_image(title="confusion matrix", series="test", iteration=0, image=picture)
+    return accuracy
 
 
 # The pipeline logic. Its arguments (with their defaults) become pipeline

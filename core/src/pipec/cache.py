@@ -58,6 +58,11 @@ def entries(store: Store) -> Iterator[CacheEntry]:
                 yield store.read_model(f"cache/{prefix}/{name}", CacheEntry)
 
 
+def forget(store: Store, key: str) -> None:
+    """Remove one entry; the values it points at stay where they are."""
+    store.remove(_path(key))
+
+
 def clear(store: Store, *, pipeline: str | None = None, step: str | None = None) -> int:
     """Forget entries (all, or those of one pipeline / step); returns how many."""
     removed = 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from pipec.cli import cache, pipelines, runs, tasks
+from pipec.cli import cache, housekeeping, pipelines, runs, tasks, ui
 
 app = typer.Typer(
     help="Capture ClearML-style pipelines, inspect, compile and run them.",
@@ -24,6 +24,8 @@ app.command()(pipelines.schema)
 app.add_typer(tasks.app, name="task")
 app.add_typer(runs.app, name="runs")
 app.add_typer(cache.app, name="cache")
+app.command("ui")(ui.ui)
+app.command("gc")(housekeeping.gc)
 
 
 def main() -> None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Column, Table
 
+from pipec.cli.housekeeping import carry_out
 from pipec.cli.output import StorageOpt, err, open_store, out, secs, usage
+from pipec.housekeeping import removal
+from pipec.report import RunNotFound, read_run, run_page
 from pipec.runtime.runstore import find_run, list_runs
 
 app = typer.Typer(help="Runs recorded in an artifact store.", no_args_is_help=True)
@@ -66,3 +70,44 @@ def runs_show(
         out.print(f"{name}: {value.uri}", markup=False, soft_wrap=True)
     if run_record.error:
         err.print(run_record.error, markup=False)
+
+
+@app.command("report")
+def runs_report(
+    run_id: str,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file to write (default RUN_ID.html)")
+    ] = None,
+    storage: StorageOpt = None,
+) -> None:
+    """Write one run's page: a single HTML file that opens with no server and no network."""
+    store = open_store(storage)
+    try:
+        page = run_page(read_run(store, run_id))
+    except RunNotFound as exc:
+        usage(str(exc))
+    path = output or Path(f"{run_id}.html")
+    try:
+        path.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        usage(f"cannot write {path}: {exc.strerror or exc}")
+    out.print(str(path), markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("rm")
+def runs_rm(
+    run_ids: Annotated[list[str], typer.Argument(metavar="RUN_ID...", help="runs to remove")],
+    storage: StorageOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only say what would go")] = False,
+    force: Annotated[bool, typer.Option("--force", help="remove runs still running too")] = False,
+) -> None:
+    """Remove runs, with the cache entries and values only they hold."""
+    store = open_store(storage)
+    known = {r.run_id: r for r in list_runs(store)}
+    missing = [run_id for run_id in run_ids if run_id not in known]
+    if missing:
+        usage(f"no run {', '.join(map(repr, missing))} in {store.url}")
+    running = [run_id for run_id in run_ids if known[run_id].status == "running"]
+    if running and not force:
+        usage(f"run {', '.join(running)} is still running (or died unrecorded): --force removes it")
+    carry_out(store, removal(store, run_ids), dry_run=dry_run)

@@ -164,6 +164,23 @@ class Store:
         names = {posixpath.basename(e.rstrip("/")) for e in entries if e.rstrip("/") != own}
         return sorted(n for n in names if not n.startswith(_TMP_PREFIX))
 
+    def walk(self, rel: str = "") -> dict[str, float]:
+        """Every file under `rel`, temporary ones included, by path relative to the store,
+        with when it was last written (seconds since the epoch; 0 when the store cannot
+        say). For housekeeping (`pipec gc`), which must see what `listdir` hides."""
+        path = self._path(rel)
+        self._fs.invalidate_cache(path)
+        try:
+            found = self._fs.find(path, detail=True)
+        except FileNotFoundError:
+            return {}
+        root = self._root.rstrip("/").replace(os.sep, "/") + "/"
+        return {
+            name.replace(os.sep, "/").removeprefix(root): _modified(info)
+            for name, info in found.items()
+            if info.get("type") != "directory"
+        }
+
     def remove(self, rel: str) -> None:
         """Remove a file or a whole folder; missing is fine."""
         with contextlib.suppress(FileNotFoundError):
@@ -293,6 +310,13 @@ def _normalise(url: str) -> str:
         return os.path.abspath(os.path.expanduser(url))
     protocol, rest = url.split("://", 1)
     return f"{protocol}://{rest.rstrip('/') or rest}"
+
+
+def _modified(info: dict[str, Any]) -> float:
+    """A file's last write time from an fsspec `info` (local, memory and object stores
+    name it differently)."""
+    value = info.get("mtime", info.get("LastModified", info.get("created", 0)))
+    return value.timestamp() if hasattr(value, "timestamp") else float(value or 0)
 
 
 def _protocol_problem(url: str, exc: BaseException) -> str:
