@@ -29,9 +29,13 @@ def carry_out(store: Store, plan: Removal, *, dry_run: bool) -> None:
     verb = "would remove" if dry_run else "removed"
     for record in plan.runs:
         out.print(f"{verb} run {record.run_id} ({record.pipeline}, {record.status})",
+                  markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+    for path in plan.kept if dry_run else ():
+        out.print(f"would keep {path}: a kept run or cache entry uses it",
+                  markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+    if plan.kept and not dry_run:
+        out.print(f"kept {len(plan.kept)} files of those runs: kept runs or cache entries use them",
                   markup=False, highlight=False)  # fmt: skip
-    for path in plan.kept:
-        out.print(f"kept {path}: a kept run or cache entry uses it", markup=False, highlight=False)
     if not dry_run:
         remove(store, plan)
     out.print(
