@@ -8,6 +8,7 @@ Chromium is driven through Playwright's Python package with the system browser
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+REPORTS = REPO_ROOT / "tests" / "core" / "pipelines" / "report" / "reports.py"
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -78,6 +80,7 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
             headless=True,
             args=FLAGS,
         )
+        context.set_default_timeout(0)  # no wall-clock limit: wait as long as the page takes
         try:
             yield Browser(context.pages[0] if context.pages else context.new_page())
         finally:
@@ -150,3 +153,21 @@ def test_pipec_ui_serves_the_runs_list_and_the_iris_page(
     assert browser.page.url == f"{ui}/runs/{run_id}"
     check_iris_page(browser)
     assert browser.requests == [ui + "/", f"{ui}/runs/{run_id}"]
+
+
+def test_a_page_with_every_kind_of_report_runs_its_plotly_figure_offline(
+    tmp_path: Path, browser: Browser
+) -> None:
+    store, page_file = tmp_path / "store", tmp_path / "reports.html"
+    done = pipec("run", REPORTS, "--target", "debug", "--storage", store, "--json")
+    assert done.returncode == 0, done.stderr
+    run_id = json.loads(done.stdout)["run_id"]
+    assert pipec("runs", "report", run_id, "--storage", store, "-o", page_file).returncode == 0
+
+    browser.page.goto(page_file.as_uri())
+
+    assert browser.page.locator('svg.plot[data-title="loss"] g.series').count() == 2
+    if importlib.util.find_spec("plotly") is not None:  # plotly.js inlined from the package
+        browser.page.locator("div.plotly svg.main-svg").first.wait_for()
+    assert browser.problems == []
+    assert browser.requests == [page_file.as_uri()]  # the reported URL is never fetched

@@ -41,7 +41,7 @@ font-size:.82rem;white-space:pre-wrap}
 .status{display:inline-block;color:#fff;border-radius:4px;padding:0 6px;font-size:.85rem}
 .error{border-left:4px solid #c62828;background:#fdecea;padding:.5rem;white-space:pre-wrap}
 .plots{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0}figcaption{font-size:.85rem}
-img.report{max-width:480px;image-rendering:pixelated;border:1px solid #ddd}
+img.report{max-width:480px;border:1px solid #ddd}img.report.image{image-rendering:pixelated}
 section.step{border-top:1px solid #eee;margin-top:1rem}.muted{color:#777}
 pre.preview{white-space:pre;max-height:14rem;max-width:40rem;margin:0}
 """

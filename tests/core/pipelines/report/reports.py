@@ -20,6 +20,8 @@ def report_all(rows: int):
         "curve", [{"name": "line", "data": [[0, 1], [1, 3], [2, 2]]}], xaxis="x", yaxis="y"
     )
     logger.report_image("remote", "picture", url="https://example.invalid/picture.png")
+    figure = {"data": [{"type": "scatter", "x": [1, 2, 3], "y": [3, 1, 2]}], "layout": {}}
+    logger.report_plotly("interactive", "figure", figure=figure)
     return {"rows": rows, "note": "<i>small</i>"}, Opaque()
 
 
