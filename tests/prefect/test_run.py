@@ -109,3 +109,25 @@ def test_params_reach_the_flow_and_a_failing_pipeline_fails_the_flow_run(
     assert flow_run.state.is_failed()
     assert flow_run.parameters["n"] == 5
     assert tasks["left"].run_count == 3
+
+
+def test_the_run_page_of_a_prefect_run_is_made_from_the_store_as_for_a_local_run(
+    pipec_run: Callable, tmp_path: Path
+) -> None:
+    import re
+
+    from pipec.report import read_run, run_page
+    from pipec.store import Store
+
+    code, summary = pipec_run(
+        "examples/iris_pipeline.py", "--target", "prefect", "--storage", str(tmp_path)
+    )
+    assert code == 0, summary
+
+    page = run_page(read_run(Store(str(tmp_path)), summary["run_id"]))
+
+    nodes = re.findall(r'<g class="node" data-step="([^"]+)" data-status="([^"]+)"', page)
+    steps = ("load_data", "split_data", "train_model", "score_model")
+    assert dict(nodes) == dict.fromkeys(steps, "completed")
+    assert '<svg class="plot" data-title="accuracy"' in page
+    assert "<figcaption>image: confusion matrix / test</figcaption>" in page
