@@ -78,6 +78,7 @@ def test_rm_keeps_what_a_kept_run_uses_and_the_last_rm_removes_it(
     assert list(cache.entries(store)) == []
     assert not any(os.path.exists(uri) for uri in shared)
     assert [f for f in store.walk() if f.startswith("runs/")] == []
+    assert sorted(os.listdir(path / "runs" / "cached")) == []  # no empty folder left behind
     fresh = run(CACHED, path, pipec_home)
     assert hits(fresh) == {"load": False, "total": False}
 
@@ -170,3 +171,17 @@ def test_rm_refuses_unknown_and_running_runs(tmp_path: Path, pipec_home: Path) -
     forced = pipec("runs", "rm", run_id, "--force", "--storage", path, home=pipec_home)
     assert forced.returncode == 0, forced
     assert list_runs(store) == []
+
+
+def test_walk_sees_every_file_temporary_ones_too_on_an_object_store() -> None:
+    store = Store(f"memory://walk-{os.getpid()}")
+    store.write_bytes("runs/p/r/run.json", b"{}")
+    store.write_bytes("runs/p/r/.tmp-0123", b"half")
+    before = time.time()
+
+    found = store.walk()
+
+    assert set(found) == {"runs/p/r/run.json", "runs/p/r/.tmp-0123"}
+    assert all(0 < modified <= before + 1 for modified in found.values())
+    assert store.listdir("runs/p/r") == ["run.json"]
+    assert store.walk("runs/p/nothing") == {}

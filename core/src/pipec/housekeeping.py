@@ -82,13 +82,18 @@ def removal(
 
 
 def remove(store: Store, plan: Removal) -> None:
-    """Carry a removal out: cache entries first, so no entry ever points at a removed value."""
+    """Carry a removal out: cache entries first, so no entry ever points at a removed value;
+    a run folder left with no file goes too (local stores keep empty folders)."""
     for entry in plan.entries:
         cache.forget(store, entry.key)
     for folder in plan.folders:
         store.remove(folder)
     for path in plan.files:
         store.remove(path)
+    emptied = {"/".join(p.split("/")[:3]) for p in plan.files if p.startswith("runs/")}
+    for root in sorted(emptied):
+        if not store.walk(root):
+            store.remove(root)
 
 
 def old_runs(
