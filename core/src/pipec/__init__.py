@@ -5,10 +5,23 @@ PipelineDecorator` becomes `from pipec import PipelineDecorator`.
 """
 
 from pipec._version import __version__
-from pipec.api import Logger, PipelineController, PipelineDecorator, StorageManager, Task, TaskTypes
+from pipec.api import (
+    InputModel,
+    Logger,
+    Model,
+    OutputModel,
+    PipelineController,
+    PipelineDecorator,
+    StorageManager,
+    Task,
+    TaskTypes,
+)
 
 __all__ = [
+    "InputModel",
     "Logger",
+    "Model",
+    "OutputModel",
     "PipelineController",
     "PipelineDecorator",
     "StorageManager",

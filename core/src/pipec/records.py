@@ -118,6 +118,11 @@ class StepRecord(_Record):
     outputs: dict[str, StoredValue] = Field(default_factory=dict)
     artifacts: dict[str, StoredValue] = Field(default_factory=dict)
     models: dict[str, StoredValue] = Field(default_factory=dict)
+    """The weights of the task's output models, by their name on the task."""
+    model_ids: dict[str, str] = Field(default_factory=dict)
+    """The registry id (`pipec.registry.models`) of each output model in `models`."""
+    input_models: dict[str, str] = Field(default_factory=dict)
+    """Models the task connected (`Task.connect(InputModel(...))`): name -> registry id."""
     reports: list[Report] = Field(default_factory=list)
     monitored: Monitored = Field(default_factory=Monitored)
     for_pipeline: Monitored = Field(default_factory=Monitored)
@@ -184,6 +189,8 @@ class CacheEntry(_Record):
     outputs: dict[str, StoredValue] = Field(default_factory=dict)
     artifacts: dict[str, StoredValue] = Field(default_factory=dict)
     models: dict[str, StoredValue] = Field(default_factory=dict)
+    model_ids: dict[str, str] = Field(default_factory=dict)
+    input_models: dict[str, str] = Field(default_factory=dict)
     reports: list[Report] = Field(default_factory=list)
 
 

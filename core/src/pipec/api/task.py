@@ -13,6 +13,7 @@ ClearML's step scripts rely on.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -22,13 +23,15 @@ import sys
 import tempfile
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
 from pipec import templates
+from pipec.api import model as model_api
+from pipec.api.model import InputModel, Model, OutputModel
 from pipec.capture.session import active_session
 from pipec.capture.trace import active_trace
 from pipec.errors import UsageError, caller_frame, display_path
@@ -41,6 +44,8 @@ from pipec.records import (
     StoredValue,
     jsonable,
 )
+from pipec.registry import models as registry
+from pipec.registry.models import ModelRecord, tags_match
 from pipec.runtime import logic
 from pipec.runtime.context import Reports, StepContext, StepEnded, current_step
 from pipec.runtime.local import PipelineRun
@@ -753,24 +758,30 @@ class Artifacts(dict[str, Artifact]):
         )
 
 
-class ModelList(list[Artifact]):
-    """A task's models in order; also by name (`task.models.output["name"]`), as in ClearML."""
+class ModelList(list[Any]):
+    """A task's models in order (`-1` the latest); also by their name on the task
+    (`task.models.output["name"]`), as in ClearML."""
+
+    def __init__(self, named: Iterable[tuple[str, Any]] = ()) -> None:
+        pairs = list(named)
+        super().__init__(model for _, model in pairs)
+        self._names = [name for name, _ in pairs]
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
-            for model in self:
-                if model.name == key:
+            for name, model in zip(self._names, self, strict=True):
+                if name == key:
                     return model
             raise KeyError(key)
         return super().__getitem__(key)
 
 
 class Models(dict[str, ModelList]):
-    """ClearML's `task.models`: `input` and `output` lists. pipec records the models a
-    task registered (`update_output_model`) as its output; inputs are not tracked."""
+    """ClearML's `task.models`: the `input` models the task connected and the `output`
+    models it stored, registry models (`Model`) by their name on the task."""
 
-    def __init__(self, output: ModelList) -> None:
-        super().__init__(input=ModelList(), output=output)
+    def __init__(self, input: ModelList, output: ModelList) -> None:
+        super().__init__(input=input, output=output)
 
     @property
     def input(self) -> ModelList:
@@ -837,19 +848,10 @@ def _nested(flat: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _tags_match(have: list[str], wanted: Sequence[str]) -> bool:
-    """ClearML's default tag filter: any of the tags, none of the `-tag`s."""
-    include = [t for t in wanted if not t.startswith("-")]
-    exclude = [t[1:] for t in wanted if t.startswith("-")]
-    return (not include or any(t in have for t in include)) and not any(t in have for t in exclude)
-
-
 class _Owner(Protocol):
     """What stores a task's artifacts and models: its running step, or its run."""
 
     def upload_artifact(self, name: str, obj: Any) -> Any: ...
-
-    def upload_model(self, name: str, path: str) -> Any: ...
 
 
 _CLEARML_STATUS = {
@@ -1077,9 +1079,47 @@ class Task:
 
     @property
     def models(self) -> Models:
-        store = self._store
-        found = (Artifact(n, v, store) for n, v in self._record.models.items()) if store else ()
-        return Models(output=ModelList(found))
+        """The registry models the task connected (`input`) and stored (`output`); a
+        model the pipeline itself uploaded (`upload_model`) is its weights' artifact."""
+        record, store = self._record, self._models_store()
+        if store is None:
+            return Models(ModelList(), ModelList())
+        ids = record.model_ids if isinstance(record, StepRecord) else {}
+        inputs = record.input_models if isinstance(record, StepRecord) else {}
+
+        def registered(name: str, model_id: str) -> Iterator[tuple[str, Any]]:
+            with contextlib.suppress(registry.ModelNotFoundError):  # removed since
+                yield name, Model._of(registry.read(store, model_id), store)
+
+        output: list[tuple[str, Any]] = []
+        for name, stored in record.models.items():
+            if name in ids:
+                output.extend(registered(name, ids[name]))
+            else:
+                output.append((name, Artifact(name, stored, store)))
+        found = [pair for name, i in inputs.items() for pair in registered(name, i)]
+        return Models(ModelList(found), ModelList(output))
+
+    def _models_store(self) -> Store | None:
+        """Where this task's models are registered: its run's store (the default store
+        for a script run by hand); None while pipeline logic is only traced."""
+        if isinstance(self._owner, _Discarded):
+            return None
+        return self._store if self._store is not None else Store.resolve()
+
+    def _add_model(
+        self, direction: Literal["input", "output"], name: str, record: ModelRecord
+    ) -> None:
+        """The task's record names the model: ClearML's task models, by name on the task."""
+        task_record = self._record
+        if direction == "input":
+            if isinstance(task_record, StepRecord):
+                task_record.input_models[name] = record.id
+            return
+        if record.weights is not None:
+            task_record.models[name] = record.weights
+        if isinstance(task_record, StepRecord):
+            task_record.model_ids[name] = record.id
 
     def get_logger(self) -> Logger:
         return self._logger
@@ -1182,9 +1222,15 @@ class Task:
         if description:
             self._record.parameter_descriptions[key] = description
 
-    def connect(self, mutable: Any, name: str | None = None) -> Any:
-        """Parameters the task exposes; the pipeline's `parameter_override` changes them."""
+    def connect(
+        self, mutable: Any, name: str | None = None, ignore_remote_overrides: bool = False
+    ) -> Any:
+        """Parameters the task exposes (the pipeline's `parameter_override` changes them),
+        or a model it reads (`InputModel`) or writes (`OutputModel`)."""
         self._check_open("connect")
+        if isinstance(mutable, (InputModel, OutputModel)):
+            mutable.connect(self, name)
+            return mutable
         section = name or "General"
         overrides = {
             key.split("/", 1)[1]: value
@@ -1339,10 +1385,29 @@ class Task:
         self._writer(f"upload_artifact({name!r})").upload_artifact(name, artifact_object)
         return True
 
-    def update_output_model(self, model_path: str, name: str | None = None, **_: Any) -> None:
-        """Register a model file of this step (what `monitor_models` selects by name)."""
-        self._writer("update_output_model").upload_model(
-            name or os.path.basename(model_path), model_path
+    def update_output_model(
+        self,
+        model_path: str,
+        name: str | None = None,
+        comment: str | None = None,
+        tags: Sequence[str] | None = None,
+        model_name: str | None = None,
+        iteration: int | None = None,
+        auto_delete_file: bool = True,
+    ) -> str:
+        """Store a model file (or folder) as a new output model of this task, as
+        ClearML does: `name` on the task (default the file's stem; what
+        `monitor_models` selects), `model_name` in the registry (default
+        `"<task name> - <name>"`). Returns the weights' URL."""
+        model = OutputModel(
+            task=self,
+            name=model_name or (f"{self.name} - {name}" if name else self.name),
+            tags=list(tags) if tags else None,
+            comment=comment,
+        )
+        model.connect(self, name=name)
+        return model.update_weights(
+            weights_filename=model_path, iteration=iteration, auto_delete_file=auto_delete_file
         )
 
     def execute_remotely(
@@ -1397,9 +1462,6 @@ class _Discarded:
     def upload_artifact(self, name: str, obj: Any) -> None:
         return None
 
-    def upload_model(self, name: str, path: str) -> None:
-        return None
-
 
 def _traced_task(pipeline: str) -> Task:
     """The pipeline's task as traced logic sees it: one that records nothing."""
@@ -1428,7 +1490,7 @@ def _newest_step(
             record = state.step_record(name)
         except LookupError:
             continue
-        if not tags or _tags_match(record.tags, tags):
+        if not tags or tags_match(record.tags, tags):
             return record, state.pipeline.project
     return None
 
@@ -1460,3 +1522,6 @@ def _averaged(values: list[float], samples: int) -> list[float]:
     """`values` in at most `samples` consecutive windows, each its mean."""
     size = math.ceil(len(values) / samples)
     return [sum(w) / len(w) for w in (values[i : i + size] for i in range(0, len(values), size))]
+
+
+model_api.current_task = Task.current_task

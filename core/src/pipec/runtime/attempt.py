@@ -216,6 +216,7 @@ def execute(
     step = run.step(call.step)
     record = run.step_record(call.step)
     record.outputs, record.artifacts, record.models, record.reports = {}, {}, {}, []
+    record.model_ids, record.input_models = {}, {}
     record.monitored, record.for_pipeline = Monitored(), Monitored()
     started = time.time()
     error: str | None = None
@@ -281,6 +282,8 @@ def execute(
                 outputs=record.outputs,
                 artifacts=record.artifacts,
                 models=record.models,
+                model_ids=record.model_ids,
+                input_models=record.input_models,
                 reports=record.reports,
             ),
         )

@@ -153,11 +153,6 @@ class StepContext:
         self.record.for_pipeline.artifacts[name] = stored
         return stored
 
-    def upload_model(self, name: str, path: str) -> StoredValue:
-        stored = self.run.put_file(self.step.name, "models", name, path)
-        self.record.models[name] = stored
-        return stored
-
 
 _CURRENT: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar(
     "pipec_step", default=None

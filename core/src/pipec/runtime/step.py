@@ -182,6 +182,8 @@ class Lifecycle:
                         outputs=entry.outputs,
                         artifacts=entry.artifacts,
                         models=entry.models,
+                        model_ids=entry.model_ids,
+                        input_models=entry.input_models,
                         reports=entry.reports,
                         parameters={
                             _input(step, k): jsonable(v) for k, v in node.parameters.items()

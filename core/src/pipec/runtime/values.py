@@ -32,6 +32,8 @@ from pipec.ir import (
     Value,
 )
 from pipec.records import SUCCEEDED, StepRecord, StoredValue
+from pipec.registry import models as registry
+from pipec.store import Store
 
 T = TypeVar("T")
 
@@ -49,6 +51,7 @@ class RunState(Protocol):
     """What resolving needs from a run: its parameters, records and store."""
 
     run_id: str
+    store: Store
 
     def parameter(self, name: str) -> Value: ...
 
@@ -78,17 +81,43 @@ def _artifact(state: RunState, ref: ArtifactRef) -> StoredValue | None:
     return record.artifacts[ref.name]
 
 
-def _model(state: RunState, ref: ModelRef) -> StoredValue | None:
+def _model(state: RunState, ref: ModelRef) -> tuple[str, StepRecord] | None:
+    """The name on the task of the model `ref` picks (by index, `-1` the latest, or by
+    name) among the step's input or output models, and the step's record."""
     record = state.step_record(ref.step)
     if record.status not in SUCCEEDED:
         return None
-    models = list(record.models.values())
+    names = list(record.models if ref.direction == "output" else record.input_models)
     try:
-        if isinstance(ref.index, int):
-            return models[ref.index]
-        return record.models[ref.index]
-    except (IndexError, KeyError):
-        raise MissingValueError(f"step {ref.step!r} has no model {ref.index!r}") from None
+        name = names[ref.index] if isinstance(ref.index, int) else ref.index
+    except IndexError:
+        name = None
+    if name not in names:
+        have = ", ".join(names) or "none"
+        raise MissingValueError(
+            f"step {ref.step!r} has no {ref.direction} model {ref.index!r} (it has: {have})"
+        )
+    return name, record
+
+
+def _model_attr(state: RunState, ref: ModelRef) -> Any:
+    """ClearML's `str(getattr(model, ATTR))` for `${step.models.DIRECTION.INDEX.ATTR}`:
+    `url` (the weights), `id`, or any field of the model's registry record."""
+    found = _model(state, ref)
+    if found is None:
+        return None
+    name, record = found
+    if ref.direction == "output" and ref.attr == "url":
+        return record.models[name].uri
+    ids = record.model_ids if ref.direction == "output" else record.input_models
+    if name not in ids:  # a model the record names by its weights only
+        raise MissingValueError(f"step {ref.step!r}: model {name!r} is not in the registry")
+    if ref.attr == "id":
+        return ids[name]
+    model = registry.read(state.store, ids[name])
+    if ref.attr not in type(model).model_fields and ref.attr != "url":
+        raise MissingValueError(f"a model has no attribute {ref.attr!r} (url, id, name, ...)")
+    return str(getattr(model, ref.attr))
 
 
 def step_parameter(record: StepRecord, name: str) -> Any:
@@ -116,12 +145,14 @@ def resolve(value: Value, state: RunState) -> Any:
         return state.step_record(value.step).id
     if isinstance(value, StepParamRef):
         return step_parameter(state.step_record(value.step), value.name)
-    if isinstance(value, (OutputRef, ArtifactRef, ModelRef)):
-        finder = {OutputRef: _output, ArtifactRef: _artifact, ModelRef: _model}[type(value)]
+    if isinstance(value, ModelRef):
+        return _model_attr(state, value)
+    if isinstance(value, (OutputRef, ArtifactRef)):
+        finder = {OutputRef: _output, ArtifactRef: _artifact}[type(value)]
         stored = finder(state, value)  # type: ignore[operator]
         if stored is None:
             return None
-        if isinstance(value, OutputRef) or getattr(value, "attr", None) is None:
+        if isinstance(value, OutputRef) or value.attr is None:
             return state.load(stored)
         return stored.uri
     if isinstance(value, Template):
@@ -170,8 +201,13 @@ def content_hash(value: Value, state: RunState) -> str:
         return _step_content(state.step_record(value.step))
     if isinstance(value, StepParamRef):
         return _digest("param", step_parameter(state.step_record(value.step), value.name))
-    if isinstance(value, (OutputRef, ArtifactRef, ModelRef)):
-        finder = {OutputRef: _output, ArtifactRef: _artifact, ModelRef: _model}[type(value)]
+    if isinstance(value, ModelRef):
+        found = _model(state, value)
+        if found is not None and value.direction == "output" and value.attr == "url":
+            return _digest("model", found[1].models[found[0]].hash)  # the weights, not where
+        return _digest("model", _model_attr(state, value))
+    if isinstance(value, (OutputRef, ArtifactRef)):
+        finder = {OutputRef: _output, ArtifactRef: _artifact}[type(value)]
         stored = finder(state, value)  # type: ignore[operator]
         return _digest(value.kind, None if stored is None else stored.hash)
     if isinstance(value, Template):

@@ -16,6 +16,8 @@ Layout (all paths relative to the store URL):
     runs/<pipeline>/<run_id>/controller/...                 the controller's own uploads,
                                                             return value and reports
     cache/<key[:2]>/<key>.json                              CacheEntry
+    models/<id>/model.json                                  a registered model (pipec.registry)
+    models/<id>/<upload>/<file>                             its weights
 
 Every write is atomic: a reader sees the whole object or nothing.
 
@@ -212,16 +214,20 @@ class Store:
             size=len(data),
         )
 
-    def put_file(self, rel_dir: str, path: str | os.PathLike[str]) -> StoredValue:
-        """Store a local file as is at `rel_dir/<its name>`, or a folder as `<its name>.zip`.
+    def put_file(
+        self, rel_dir: str, path: str | os.PathLike[str], name: str | None = None
+    ) -> StoredValue:
+        """Store a local file as is at `rel_dir/<its name>` (or `name`), or a folder as
+        `<its name>.zip`.
 
         The URI keeps the file's name (and extension) so tools that sniff it, like
         `pd.read_csv(uri)`, still work.
         """
         source = os.path.abspath(os.fspath(path))
-        name = os.path.basename(source)
+        name = name or os.path.basename(source)
         if not os.path.isdir(source):
             return self._put_local_file(f"{rel_dir}/{name}", source, "file", type_name(path))
+        name = name.removesuffix(".zip")
         with tempfile.TemporaryDirectory() as scratch:
             archive = os.path.join(scratch, name + ".zip")
             _zip_folder(source, archive)

@@ -1,0 +1,1 @@
+"""ClearML's data and model registry, kept in the artifact store."""
