@@ -110,7 +110,7 @@ def test_scalars_parameters_tags_and_models_of_a_step(controller_run: Any) -> No
         "names": [report.id, "report", "surface tests", "surface tests"],
         "picture_left": False,  # delete_after_upload
         "logger_flushed": True,
-        "models": ["weights"],
+        "models": ["report - weights"],  # ClearML's registry name: "<task> - <name>"
     }
     assert report.parameters == {"rows": 3, "Args/lr": 0.25}
     assert report.parameter_descriptions == {"Args/lr": "learning rate"}
@@ -304,7 +304,7 @@ def test_get_task_by_project_and_name(controller_run: Any) -> None:
             "created",
         ],
         "renamed": ["configure for 3 rows", ["from-pipeline"], "completed"],
-        "models": ["weights", True, []],
+        "models": ["report - weights", True, []],
         "artifacts": [],
     }
 

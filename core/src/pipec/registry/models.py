@@ -59,8 +59,9 @@ class ModelRecord(BaseModel):
         return self.weights.uri if self.weights is not None else None
 
 
-class ModelNotFoundError(LookupError):
-    """No model of that id in the store (the message says which store)."""
+class ModelNotFoundError(LookupError, ValueError):
+    """No model of that id in the store (the message says which store); a ValueError
+    as well, which is what ClearML raises for an unknown model id."""
 
 
 def new_id() -> str:

@@ -12,6 +12,28 @@ from pipec.testing.case import Case, Expected, Run, StepExpect
 
 CALLBACKS = frozenset({"pre_execute_callback", "post_execute_callback", "status_change_callback"})
 
+
+def _evaluated(scale: int, models: int) -> StepExpect:
+    """What the models case's evaluation step sees when the newest of `models` models
+    named "conformance scaler" is the one its training step published with `scale`."""
+    return StepExpect(
+        "completed",
+        outputs={
+            "seen": {
+                "result": 2 * scale,
+                "newest_is_this_one": True,
+                "models_of_that_name": models,
+                "url_from_reference": True,
+                "config": {"scale": scale},
+                "labels": {"low": 0, "high": 1},
+                "published": True,
+                "framework": "custom",
+                "input_models": [True],
+            }
+        },
+    )
+
+
 CASES: tuple[Case, ...] = (
     Case(
         id="cache_decorator",
@@ -533,6 +555,30 @@ CASES: tuple[Case, ...] = (
                     return_value=[6, "run-1"],
                 ),
                 params={"n": 4},
+            ),
+        ),
+    ),
+    Case(
+        id="models",
+        pipeline="models.py",
+        about="a training step publishes an OutputModel; the evaluation step reads it with "
+        "InputModel by the id passed along, finds it newest with query_models, and gets its "
+        "weights' URL from ${train.models.output.-1.url}; a second run's model is the newest",
+        runs=(
+            Run(
+                Expected(
+                    status="completed",
+                    steps={"train": "completed", "evaluate": _evaluated(3, 1)},
+                    bodies=("train 3", "evaluate 6"),
+                )
+            ),
+            Run(
+                Expected(
+                    status="completed",
+                    steps={"train": "completed", "evaluate": _evaluated(5, 2)},
+                    bodies=("train 5", "evaluate 10"),
+                ),
+                params={"scale": 5},
             ),
         ),
     ),

@@ -15,7 +15,9 @@ def predict(x: float = 2.0):
     task.connect(model)
     with open(model.get_local_copy(), "rb") as f:
         weights = pickle.load(f)
-    print(f"model {model.id} ({model.framework}), config {model.config_dict}, labels {model.labels}")
+    print(
+        f"model {model.id} ({model.framework}), config {model.config_dict}, labels {model.labels}"
+    )
     return weights["slope"] * x
 
 
