@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.server import ThreadedMotoServer
 from pipec.cli import app
 from pipec_airflow.target import migrate, throwaway_home
 from typer.testing import CliRunner
@@ -54,3 +56,17 @@ def pipec_run(dags_folder: Path) -> Callable[..., tuple[int, dict[str, Any]]]:
         return result.exit_code, json.loads(result.stdout)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    """A real S3-compatible server (moto's) on loopback, for the module's tests."""
+    requests = logging.getLogger("werkzeug")  # one line per request otherwise
+    level = requests.level
+    requests.setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+    requests.setLevel(level)

@@ -5,16 +5,14 @@ contents, and the tasks and their step processes reach the bucket through it."""
 from __future__ import annotations
 
 import json
-import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import fsspec.config
 import pytest
-from moto.server import ThreadedMotoServer
 from pipec.capture.session import load_pipeline
 from pipec.store import slug
 from pipec_airflow.credentials import STORAGE_CONN
@@ -24,19 +22,6 @@ REPLAY = "tests/airflow/pipelines/replay.py"
 CONN_ID = "pipec_artifacts"
 KEY = "pipec-test-access-key"
 SECRET = "pipec-test-secret-key-never-in-a-dag-file"
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    requests = logging.getLogger("werkzeug")  # one line per request otherwise
-    level = requests.level
-    requests.setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    requests.setLevel(level)
 
 
 @pytest.fixture

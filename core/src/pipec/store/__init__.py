@@ -9,7 +9,6 @@ Layout (all paths relative to the store URL):
     runs/<pipeline>/<run_id>/steps/<step>/artifacts/<name>  upload_artifact
     runs/<pipeline>/<run_id>/pipeline.head.json             the IR without its steps
     runs/<pipeline>/<run_id>/steps/<step>/spec.json         the step's spec
-    runs/<pipeline>/<run_id>/steps/<step>/models/<name>     models
     runs/<pipeline>/<run_id>/steps/<step>/reports/...       Logger images, media, plots
     runs/<pipeline>/<run_id>/steps/<step>/pipeline-reports/...    what the step reported
     runs/<pipeline>/<run_id>/steps/<step>/pipeline-artifacts/...  and uploaded to the pipeline
