@@ -268,15 +268,18 @@ def test_update_output_model_monitor_models_and_model_references_share_the_regis
     target: str, tmp_path: Path, pipec_home: Path
 ) -> None:
     storage = tmp_path / "store"
-    result = run_pipec(
-        "run", rel(MODELS / "task_models.py"), "--target", target, "--storage", storage,
-        "--json", pipec_home=pipec_home,
-    )  # fmt: skip
-    assert result.returncode == 0, result
     store = Store(str(storage))
-    found = find_run(store, json.loads(result.stdout)["run_id"])
-    assert found is not None
-    run_record, (train, evaluate) = found
+    runs = []
+    for _ in range(2):  # the second run's train step is a cache hit
+        result = run_pipec(
+            "run", rel(MODELS / "task_models.py"), "--target", target, "--storage", storage,
+            "--json", pipec_home=pipec_home,
+        )  # fmt: skip
+        assert result.returncode == 0, result
+        found = find_run(store, json.loads(result.stdout)["run_id"])
+        assert found is not None
+        runs.append(found)
+    (run_record, (train, evaluate, report)), (_, (cached, evaluated_again, _)) = runs
     assert list(train.models) == ["weights", "bundle"] == list(train.model_ids)
     weights_model = registry.read(store, train.model_ids["weights"])
     assert (weights_model.name, weights_model.tags, weights_model.project) == (
@@ -298,6 +301,15 @@ def test_update_output_model_monitor_models_and_model_references_share_the_regis
         "input_by_name": True,
     }
     assert evaluate.input_models == {"weights": weights_model.id}
+    assert store.get_value(report.outputs["inputs"]) == [
+        weights_model.id,
+        weights_model.url,
+        "['bin']",  # ClearML passes str(getattr(model, ATTR))
+    ]
+    # a cache hit is the same task output as before: the same models under the same ids
+    assert cached.cache_hit and cached.model_ids == train.model_ids
+    assert store.get_value(evaluated_again.outputs["seen"]) == seen
+    assert len(registry.all_models(store)) == 2
 
 
 def test_models_cli_lists_and_shows_the_registry(
@@ -340,3 +352,28 @@ def test_a_model_in_traced_logic_registers_nothing(store: Store) -> None:
     model = OutputModel(task=traced, name="logic")
     assert model.update_weights(weights_filename=__file__) == ""
     assert Model.query_models() == [] and not os.path.exists(store.uri("models"))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_pipelines_own_model_is_in_the_registry_and_the_run_record(
+    target: str, tmp_path: Path, pipec_home: Path
+) -> None:
+    storage = tmp_path / "store"
+    result = run_pipec(
+        "run", rel(MODELS / "pipeline_model.py"), "--target", target, "--storage", storage,
+        "--json", pipec_home=pipec_home,
+    )  # fmt: skip
+    assert result.returncode == 0, result
+    summary = json.loads(result.stdout)
+    store = Store(str(storage))
+    (model,) = registry.all_models(store)
+    assert summary["return_value"] == model.id
+    assert (model.name, model.project, model.task) == (
+        "ensemble",
+        "models tests",
+        summary["run_id"],
+    )
+    found = find_run(store, summary["run_id"])
+    assert found is not None
+    assert found[0].models == {"ensemble": model.weights}  # named by the file's stem
+    assert Path(store.local_path(model.weights)).read_bytes() == b"ensemble"

@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 
 from pipec import templates
 from pipec.api import launch
-from pipec.api.task import Logger, run_logger
+from pipec.api.model import OutputModel
+from pipec.api.task import Logger, pipeline_task, run_logger
 from pipec.capture import session
 from pipec.capture.builder import PipelineBuilder
 from pipec.capture.options import callable_spec
@@ -278,8 +279,16 @@ class PipelineController(PipelineBuilder):
         controller._options[BEFORE_START[1]] = pending
         return True
 
-    def upload_model(self, model_name: str, model_local_path: str, **_: Any) -> None:
-        self._active_run("upload_model()").upload_model(model_name, model_local_path)
+    def upload_model(
+        self, model_name: str, model_local_path: str, upload_uri: str | None = None
+    ) -> OutputModel:
+        """A model of the pipeline itself, registered in the store's model registry (in
+        the pipeline's project) and in the run record, as ClearML adds it to the
+        pipeline's task."""
+        task = pipeline_task(self._active_run("upload_model()"))
+        model = OutputModel(task=task, name=str(model_name))
+        model.update_weights(weights_filename=str(model_local_path), upload_uri=upload_uri)
+        return model
 
     def to_ir(self) -> Pipeline:
         """The IR, with what the pipeline's logger was given before `start()`."""

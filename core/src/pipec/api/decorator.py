@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipec.api import launch
-from pipec.api.task import Logger
+from pipec.api.model import OutputModel
+from pipec.api.task import Logger, Task, pipeline_task
 from pipec.capture import session
 from pipec.capture.code import original_function
 from pipec.capture.component import ComponentSpec, PipelineSpec
@@ -264,8 +265,17 @@ class PipelineDecorator:
         return True
 
     @classmethod
-    def upload_model(cls, model_name: str, model_local_path: str, **_: Any) -> None:
-        cls._running("upload_model").upload_model(model_name, model_local_path)
+    def upload_model(
+        cls, model_name: str, model_local_path: str, upload_uri: str | None = None
+    ) -> OutputModel:
+        """From the pipeline logic: a model of the pipeline itself, registered in the
+        store's model registry and in the run record (while the logic is only traced,
+        nothing is registered: the run does it)."""
+        traced = logic.active_run() is None and active_trace() is not None
+        task = Task.current_task() if traced else pipeline_task(cls._running("upload_model"))
+        model = OutputModel(task=task, name=str(model_name))
+        model.update_weights(weights_filename=str(model_local_path), upload_uri=upload_uri)
+        return model
 
     @staticmethod
     def _running(what: str) -> Any:

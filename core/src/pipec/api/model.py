@@ -522,6 +522,8 @@ class OutputModel(BaseModel):
         returns and keeps the local file: `auto_delete_file` and `async_enable` are
         accepted as ClearML's."""
         self._check_unpublished()
+        if self._task._models_store() is None:  # traced pipeline logic: the run stores it
+            return ""
         if bool(weights_filename) == bool(register_uri):
             raise ValueError(
                 "Model update must have either local weights file to upload, "
@@ -589,8 +591,7 @@ class OutputModel(BaseModel):
         update_comment: bool,
     ) -> str:
         store = self._task._models_store()
-        if store is None:  # pipeline logic being traced: the run registers it for real
-            return ""
+        assert store is not None  # update_weights returned for traced logic
         if upload_uri:
             self.set_upload_destination(upload_uri)
         weights_store = getattr(self, "_weights_store", None) or (

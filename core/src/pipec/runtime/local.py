@@ -320,11 +320,6 @@ class PipelineRun(ControllerView):
         self.record.artifacts[name] = stored
         return stored
 
-    def upload_model(self, name: str, path: str) -> StoredValue:
-        stored = self.state.put_file(None, "models", name, path)
-        self.record.models[name] = stored
-        return stored
-
     # ------------------------------------------------------------- ClearML controller view
 
     def get_pipeline_dag(self) -> dict[str, Node]:

@@ -1,5 +1,7 @@
 """`Task.update_output_model`, `monitor_models` and `${step.models...}` references in a
-controller pipeline; the reading step connects the model and reads `task.models`."""
+controller pipeline; the reading step connects the model and reads `task.models`, and
+the last step reads what it connected through `${evaluate.models.input...}`. The
+training step is cached: a rerun reuses its models, ids and all."""
 
 from pipec import PipelineController
 
@@ -44,6 +46,10 @@ def evaluate(weights_url, weights_id, weights_name, bundle_url, returned_url):
     }
 
 
+def report(input_id, input_url, input_tags):
+    return [input_id, input_url, input_tags]
+
+
 if __name__ == "__main__":
     pipe = PipelineController(name="task models", project="models tests", version="1.0")
     pipe.add_function_step(
@@ -52,6 +58,7 @@ if __name__ == "__main__":
         function_kwargs=dict(size=5),
         function_return=["url"],
         monitor_models=[("weights", "best weights")],
+        cache_executed_step=True,
     )
     pipe.add_function_step(
         name="evaluate",
@@ -64,5 +71,15 @@ if __name__ == "__main__":
             returned_url="${train.url}",
         ),
         function_return=["seen"],
+    )
+    pipe.add_function_step(
+        name="report",
+        function=report,
+        function_kwargs=dict(
+            input_id="${evaluate.models.input.-1.id}",
+            input_url="${evaluate.models.input.weights.url}",
+            input_tags="${evaluate.models.input.0.tags}",
+        ),
+        function_return=["inputs"],
     )
     pipe.start()
