@@ -377,3 +377,26 @@ def test_the_pipelines_own_model_is_in_the_registry_and_the_run_record(
     assert found is not None
     assert found[0].models == {"ensemble": model.weights}  # named by the file's stem
     assert Path(store.local_path(model.weights)).read_bytes() == b"ensemble"
+
+
+def test_removing_the_run_that_published_a_model_keeps_the_model(
+    tmp_path: Path, pipec_home: Path
+) -> None:
+    """The registry owns a model's weights, not the run that stored them: `pipec runs rm`
+    takes the run's own files only."""
+    storage = tmp_path / "store"
+    result = run_pipec(
+        "run", rel(MODELS / "task_models.py"), "--target", "debug", "--storage", storage,
+        "--json", pipec_home=pipec_home,
+    )  # fmt: skip
+    assert result.returncode == 0, result
+    removed = run_pipec(
+        "runs", "rm", json.loads(result.stdout)["run_id"], "--storage", storage,
+        pipec_home=pipec_home,
+    )  # fmt: skip
+    assert removed.returncode == 0, removed
+    store = Store(str(storage))
+    models = registry.all_models(store)
+    assert sorted(m.name for m in models) == ["train - bundle", "train - weights"]
+    for model in models:
+        assert model.weights is not None and store.exists(model.weights.uri), model

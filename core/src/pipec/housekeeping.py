@@ -4,7 +4,8 @@ Values are shared: a run that hit the cache points at the values of the run that
 it, and a cache entry points at its run's values. So a run goes, its folder's files go,
 except those that a kept run or a kept cache entry still points at; a cache entry goes
 when the runs pointing at it all go. Leftover temporary files (of writes that died) go
-once they are older than any write could take.
+once they are older than any write could take. Files outside the run folders (the
+model registry's, `pipec.registry`) belong to the registry, never to a run.
 
 Internal: `pipec runs rm` and `pipec gc` are the interface.
 """
@@ -73,8 +74,13 @@ def removal(
             plan.files.extend(sorted(f for f in files if f not in kept_refs))
         else:
             plan.folders.append(root)
-    # values of removed runs kept earlier in a folder whose run is gone (see `kept`)
-    leftovers = {r for r in gone_refs if not any(r.startswith(root + "/") for root in roots)}
+    # values of removed runs kept earlier in a folder whose run is gone (see `kept`); what
+    # the runs point at outside run folders (a registered model's weights) is not theirs
+    leftovers = {
+        r
+        for r in gone_refs
+        if r.startswith("runs/") and not any(r.startswith(root + "/") for root in roots)
+    }
     plan.files.extend(sorted(r for r in leftovers - kept_refs if store.exists(r)))
     if temporary:
         plan.files.extend(leftover_temporary(store, now=now))
