@@ -75,13 +75,16 @@ def removal(
         else:
             plan.folders.append(root)
     # values of removed runs kept earlier in a folder whose run is gone (see `kept`); what
-    # the runs point at outside run folders (a registered model's weights) is not theirs
+    # the runs point at outside run folders (a registered model's weights), or in the
+    # folder of a run still recorded, is not theirs
     leftovers = {
         r
-        for r in gone_refs
-        if r.startswith("runs/") and not any(r.startswith(root + "/") for root in roots)
+        for r in gone_refs - kept_refs
+        if r.startswith("runs/")
+        and _run_root(r) not in roots
+        and not store.exists(f"{_run_root(r)}/run.json")
     }
-    plan.files.extend(sorted(r for r in leftovers - kept_refs if store.exists(r)))
+    plan.files.extend(sorted(r for r in leftovers if store.exists(r)))
     if temporary:
         plan.files.extend(leftover_temporary(store, now=now))
     return plan
@@ -96,7 +99,7 @@ def remove(store: Store, plan: Removal) -> None:
         store.remove(folder)
     for path in plan.files:
         store.remove(path)
-    emptied = {"/".join(p.split("/")[:3]) for p in plan.files if p.startswith("runs/")}
+    emptied = {_run_root(p) for p in plan.files if p.startswith("runs/")}
     for root in sorted(emptied):
         if not store.walk(root):
             store.remove(root)
@@ -127,6 +130,11 @@ def leftover_temporary(store: Store, *, now: float | None = None) -> list[str]:
         for path, modified in store.walk().items()
         if path.rsplit("/", 1)[-1].startswith(_TMP_PREFIX) and now - modified >= TEMPORARY_AGE
     )
+
+
+def _run_root(path: str) -> str:
+    """`runs/<pipeline>/<run_id>` of a path inside a run's folder."""
+    return "/".join(path.split("/")[:3])
 
 
 def _steps(store: Store, record: RunRecord) -> list[StepRecord]:
