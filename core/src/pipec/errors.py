@@ -6,6 +6,7 @@ anything runs, so the user can jump straight to it.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import sysconfig
@@ -46,8 +47,14 @@ class PipelineErrors(Exception):
 
 def display_path(path: str) -> str:
     """A path as the user would type it: relative to the working directory when inside it."""
+    return _display_path(path, os.getcwd())
+
+
+@functools.lru_cache(maxsize=256)
+def _display_path(path: str, cwd: str) -> str:
+    """`display_path` per working directory: capture asks it several times per step."""
     try:
-        rel = os.path.relpath(path)
+        rel = os.path.relpath(path, cwd)
     except ValueError:
         return path
     return path if rel.startswith("..") else rel

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import collections
 import functools
 import os
 import symtable
@@ -22,42 +23,121 @@ _MODULE_DUNDERS = frozenset({"__name__", "__file__", "__doc__"})
 _BUILTINS = frozenset(dir(builtins)) | _MODULE_DUNDERS
 
 
+_FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _def_start(node: _FunctionNode) -> int:
+    """The first line of a def: its first decorator's, else the `def`'s."""
+    return min([d.lineno for d in node.decorator_list] + [node.lineno])
+
+
+class FileIndex:
+    """One parse of a file and the lookups capture makes in it, each built in one walk.
+
+    A pipeline file with N steps is asked about N functions and N decorator lines:
+    walking its whole tree for each one made capture quadratic in the file's size.
+    """
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+        self.tree = ast.parse(text, filename=path)
+        self.statements = _statements(self.tree)
+        self.functions = [node for node in self.statements if isinstance(node, _FunctionNode)]
+        self._by_start: dict[tuple[str, int], _FunctionNode] = {}
+        self._by_decorator_line: dict[int, tuple[_FunctionNode, int]] = {}
+        for node in self.functions:  # walk order: the first match wins, as a search would
+            self._by_start.setdefault((node.name, _def_start(node)), node)
+            for index, d in enumerate(node.decorator_list):
+                for line in range(d.lineno, (d.end_lineno or d.lineno) + 1):
+                    self._by_decorator_line.setdefault(line, (node, index))
+
+    def function(self, name: str, start: int) -> _FunctionNode | None:
+        """The def named `name` whose first line (decorators included) is `start`."""
+        return self._by_start.get((name, start))
+
+    def decorated_at(self, line: int) -> tuple[_FunctionNode, int] | None:
+        """The def with a decorator spanning `line`, and that decorator's index."""
+        return self._by_decorator_line.get(line)
+
+    @functools.cached_property
+    def _statements(self) -> dict[int, ast.stmt]:
+        """Each line's innermost statement (the one starting last among those covering it)."""
+        found: dict[int, ast.stmt] = {}
+        for node in self.statements:
+            for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
+                if line not in found or node.lineno >= found[line].lineno:
+                    found[line] = node
+        return found
+
+    def statement(self, line: int) -> ast.stmt | None:
+        return self._statements.get(line)
+
+    @functools.cached_property
+    def imports(self) -> list[tuple[str, list[str]]]:
+        """See `module_imports`."""
+        found: list[tuple[str, list[str]]] = []
+        pending: list[ast.stmt] = list(self.tree.body)
+        while pending:
+            node = pending.pop(0)
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                if not (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+                    found.append((ast.unparse(node), _bound_names(node)))
+            elif isinstance(node, (ast.Try, ast.If, ast.With)) and not _is_main_guard(node):
+                inner = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
+                for handler in getattr(node, "handlers", []):
+                    inner.extend(handler.body)
+                pending[:0] = inner
+        return found
+
+
+_BLOCKS = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+def _statements(tree: ast.Module) -> list[ast.stmt]:
+    """Every statement of a module, breadth first as `ast.walk` finds them, without
+    visiting expressions (no statement is inside one): most of a pipeline file's nodes
+    are the arguments of its `add_function_step` calls."""
+    found: list[ast.stmt] = []
+    pending: collections.deque[ast.AST] = collections.deque(tree.body)
+    while pending:
+        node = pending.popleft()
+        if isinstance(node, ast.stmt):
+            found.append(node)
+        for _, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                pending.extend(item for item in value if isinstance(item, _BLOCKS))
+    return found
+
+
 @functools.lru_cache(maxsize=64)
-def _parse_file(path: str, mtime: float) -> tuple[list[str], ast.Module]:
+def _index(path: str, mtime: float) -> FileIndex:
     with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    return text.splitlines(), ast.parse(text, filename=path)
+        return FileIndex(path, handle.read())
 
 
-def file_tree(path: str) -> tuple[list[str], ast.Module]:
-    return _parse_file(path, os.path.getmtime(path))
+def file_index(path: str) -> FileIndex:
+    """The file's index, parsed again only when the file has changed."""
+    return _index(path, os.path.getmtime(path))
 
 
 def statement_at(path: str, line: int) -> ast.stmt | None:
     """The innermost statement covering a line of a file (None when unreadable)."""
     try:
-        _, tree = file_tree(path)
+        return file_index(path).statement(line)
     except (OSError, SyntaxError, ValueError):
         return None
-    found = None
-    for node in ast.walk(tree):
-        covers = isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or line)
-        if covers and (found is None or node.lineno >= found.lineno):
-            found = node
-    return found
 
 
 def decorator_location(path: str, line: int) -> SourceLocation:
     """Where a decorator call starts (Python 3.10 reports another line of a multi-line call)."""
     try:
-        _, tree = file_tree(path)
+        found = file_index(path).decorated_at(line)
     except (OSError, SyntaxError, ValueError):
-        return SourceLocation(file=display_path(path), line=line)
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for d in node.decorator_list:
-                if d.lineno <= line <= (d.end_lineno or d.lineno):
-                    return SourceLocation(file=display_path(path), line=d.lineno)
+        found = None
+    if found is not None:
+        node, index = found
+        line = node.decorator_list[index].lineno
     return SourceLocation(file=display_path(path), line=line)
 
 
@@ -129,6 +209,12 @@ def free_globals(source: str) -> dict[str, int]:
 
     Builtins are not counted; annotations are not counted (they are not evaluated).
     """
+    return dict(_free_globals(source))
+
+
+@functools.lru_cache(maxsize=1024)
+def _free_globals(source: str) -> tuple[tuple[str, int], ...]:
+    """`free_globals`, once per source: a function shared by many steps is asked each time."""
     tree = ast.parse(source)
     stripped = _StripAnnotations().visit(ast.parse(source))
     table = symtable.symtable(ast.unparse(stripped), "<step>", "exec")
@@ -151,7 +237,7 @@ def free_globals(source: str) -> dict[str, int]:
         )
     free -= _BUILTINS
     lines = _global_read_lines(source, tree, free)
-    return {name: lines.get(name, 1) for name in sorted(free)}
+    return tuple((name, lines.get(name, 1)) for name in sorted(free))
 
 
 def _global_read_lines(source: str, tree: ast.Module, names: set[str]) -> dict[str, int]:
@@ -227,33 +313,25 @@ def module_imports(path: str) -> list[tuple[str, list[str]]]:
     `try: import torch` is still a module import), not those in functions, classes or the
     `if __name__ == "__main__":` block, and not `from __future__` ones."""
     try:
-        _, tree = file_tree(path)
+        return list(file_index(path).imports)
     except (OSError, SyntaxError, ValueError):
         return []
-    found: list[tuple[str, list[str]]] = []
-    pending: list[ast.stmt] = list(tree.body)
-    while pending:
-        node = pending.pop(0)
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            if not (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
-                found.append((ast.unparse(node), _bound_names(node)))
-        elif isinstance(node, (ast.Try, ast.If, ast.With)) and not _is_main_guard(node):
-            inner = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
-            for handler in getattr(node, "handlers", []):
-                inner.extend(handler.body)
-            pending[:0] = inner
-    return found
 
 
 def imported_packages(source: str) -> list[str]:
     """The top-level names of the absolute imports anywhere in `source`, in order."""
+    return list(_imported_packages(source))
+
+
+@functools.lru_cache(maxsize=1024)
+def _imported_packages(source: str) -> tuple[str, ...]:
     names: list[str] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names.extend(alias.name.partition(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.append(node.module.partition(".")[0])
-    return list(dict.fromkeys(names))
+    return tuple(dict.fromkeys(names))
 
 
 def calls_after(path: str, line: int) -> list[tuple[str, int]]:
@@ -262,14 +340,11 @@ def calls_after(path: str, line: int) -> list[tuple[str, int]]:
     below it, and the whole of each loop around it (it may come round again). Empty
     when the file is unreadable or the line is in no function."""
     try:
-        _, tree = file_tree(path)
+        index = file_index(path)
     except (OSError, SyntaxError, ValueError):
         return []
     functions = [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-        and node.lineno <= line <= (node.end_lineno or node.lineno)
+        node for node in index.functions if node.lineno <= line <= (node.end_lineno or node.lineno)
     ]
     if not functions:
         return []

@@ -24,7 +24,7 @@ from typing import Any
 
 from pipec.errors import CaptureError, display_path
 from pipec.ir import Helper, SourceLocation, StepCode
-from pipec.source import file_tree, free_globals, imported_packages, module_imports
+from pipec.source import file_index, free_globals, imported_packages, module_imports
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,6 @@ def original_function(fn: Any) -> types.FunctionType:
     return fn
 
 
-def _def_start(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
-    return min([d.lineno for d in node.decorator_list] + [node.lineno])
-
-
 def function_source(
     fn: Any, *, decorator_line: int | None = None, file: str | None = None
 ) -> FunctionSource:
@@ -79,47 +75,26 @@ def function_source(
     if decorator_line is None:
         orig = original_function(fn)
         path = orig.__code__.co_filename
-        first = orig.__code__.co_firstlineno
-
-        def matches(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-            return node.name == orig.__name__ and _def_start(node) == first
-
     else:
         path = file or original_function(fn).__code__.co_filename
-
-        def matches(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-            return any(
-                d.lineno <= decorator_line <= (d.end_lineno or d.lineno)
-                for d in node.decorator_list
-            )
-
     name = getattr(fn, "__name__", repr(fn))
     if not os.path.exists(path):
         raise CaptureError(f"cannot find the source of {name!r}: its file {path!r} does not exist")
-    lines, tree = file_tree(path)
-    node = next(
-        (
-            n
-            for n in ast.walk(tree)
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and matches(n)
-        ),
-        None,
-    )
-    if node is None and decorator_line is not None:
-        # `component(...)(fn)`: applied by a call, not stacked on the def
-        return function_source(fn)
+    index = file_index(path)
+    if decorator_line is None:
+        node = index.function(orig.__name__, orig.__code__.co_firstlineno)
+        kept = node.decorator_list if node is not None else []
+    else:
+        found = index.decorated_at(decorator_line)
+        if found is None:
+            # `component(...)(fn)`: applied by a call, not stacked on the def
+            return function_source(fn)
+        node, at = found
+        kept = node.decorator_list[at + 1 :]
     if node is None:
         raise CaptureError(f"cannot find the source of {name!r} in {display_path(path)}")
-    kept = node.decorator_list
-    if decorator_line is not None:
-        index = next(
-            i
-            for i, d in enumerate(node.decorator_list)
-            if d.lineno <= decorator_line <= (d.end_lineno or d.lineno)
-        )
-        kept = node.decorator_list[index + 1 :]
     start = kept[0].lineno if kept else node.lineno
-    text = textwrap.dedent("\n".join(lines[start - 1 : node.end_lineno])) + "\n"
+    text = textwrap.dedent("\n".join(index.lines[start - 1 : node.end_lineno])) + "\n"
     return FunctionSource(
         name=node.name,
         source=text,
@@ -141,8 +116,10 @@ def decorator_roots(src: FunctionSource) -> list[str]:
     return roots
 
 
+@functools.lru_cache(maxsize=1024)
 def normalise(source: str) -> str:
-    """Source with comments and layout removed, so reformatting does not change the hash."""
+    """Source with comments and layout removed, so reformatting does not change the hash
+    (kept per source: a function shared by many steps is hashed once)."""
     return ast.unparse(ast.parse(textwrap.dedent(source)))
 
 
