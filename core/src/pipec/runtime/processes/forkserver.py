@@ -183,9 +183,13 @@ class _Client:
             _send(self.sock, {"kill": attempt})
 
     def close(self) -> None:
-        self.sock.close()  # the server kills what still runs and exits
-        with contextlib.suppress(subprocess.TimeoutExpired):
+        """End the server and, through it, every step process: none outlives the caller."""
+        self.sock.close()  # the server kills what still runs, reaps it, and exits
+        try:
             self.server.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # stuck: its step processes die with it
+            self.server.kill()
+            self.server.wait()
 
 
 _CLIENT: _Client | None = None
@@ -298,6 +302,7 @@ def _fork_worker(start_dir: str, *, warm: bool) -> _Worker | None:
     """Fork a step process (`_work`); with `warm` it runs the warm-up attempt while it
     waits for its first. None if the fork fails."""
     mine, its = socket.socketpair()
+    server = os.getpid()
     try:
         pid = os.fork()
     except OSError:
@@ -307,6 +312,7 @@ def _fork_worker(start_dir: str, *, warm: bool) -> _Worker | None:
     if pid == 0:
         code = 1
         try:
+            _die_with(server)
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             # none of the server's descriptors: its client socket, the other step
@@ -322,6 +328,23 @@ def _fork_worker(start_dir: str, *, warm: bool) -> _Worker | None:
             os._exit(code)
     its.close()
     return _Worker(pid, mine)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this step process when the server that forked it dies, however
+    it dies (a server killed outright cannot kill its children itself). Linux only
+    (`prctl(PR_SET_PDEATHSIG)`); elsewhere a killed server's step processes end with their
+    attempt. The server is single-threaded, so the thread that forked it is the server."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request was made
+        os._exit(1)
 
 
 def _report(status: int, code: int) -> None:
@@ -450,7 +473,9 @@ def serve(sock: socket.socket) -> None:
                     message, fds = _recv(sock)
                 except (EOFError, ConnectionError):  # the pipec process is gone: so are its steps
                     for pid in [*busy, *(w.pid for w in idle)]:
-                        os.kill(pid, signal.SIGKILL)
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+                    _reap_all()
                     return
                 if "kill" in message:
                     kill(message["kill"])
@@ -511,6 +536,16 @@ def warm_up_attempt() -> StepRecord:
         return shim.execute(call, 1)
     finally:
         store.remove("")
+
+
+def _reap_all() -> None:
+    """Wait for every child to end, so the server exits with none left behind: a child
+    the server does not reap is reparented, still running or a zombie, and outlives the
+    pipec process that started it."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            os.waitpid(-1, 0)
 
 
 def _reaped() -> list[tuple[int, int]]:
