@@ -1,18 +1,19 @@
 """Per-step overhead of the `prefect` target against a hand-written Prefect flow.
 
-    python benchmarks/prefect_overhead.py [--sizes 20 200] [--work-ms 20] [--repeat 5]
+    python benchmarks/prefect_overhead.py [--sizes 20 200] [--work-ms 0 20] [--rounds 5]
                                           [--settle 1]
 
 (in the `prefect` environment: `pip install -e ./core -e ./adapters/prefect`).
 
-Each pipeline is N steps of the same small function (about `--work-ms` of pure Python
-work; see `overhead.py`), chained (each step takes the previous result) or fanned out
-(N independent steps). The baseline is a hand-written flow with one `@task` per step
-doing the same work, passing values through futures, with the same task runner
-(Prefect's default `ThreadPoolTaskRunner`). Both sides run in this process against
-the same API server ($PREFECT_API_URL, else the ephemeral one, started before timing),
-interleaved in rounds over sizes and sides, best of `--repeat`, so the printed ratios hold
-on a noisy machine.
+Each pipeline is N steps of the same small function, chained (each step takes the
+previous result) or fanned out (N independent steps), once with trivial steps
+(`--work-ms 0`) and once with about 20 ms of pure Python work per step (see
+`overhead.py`): with a pure-Python body, the hand-written flow's threads hold the GIL
+while pipec's steps run in processes of their own on every core, which flatters pipec;
+trivial steps show its own cost. The baseline is a hand-written flow with one `@task` per
+step doing the same work, passing values through futures, with the same task runner
+(Prefect's default `ThreadPoolTaskRunner`). Both sides run in this process against the
+same API server ($PREFECT_API_URL, else the ephemeral one, started before timing).
 
 Back to back, a flow run often waits ~2 s to be created: the API server is still
 recording the last run's events in its database (the longer, the bigger that run) and
@@ -24,8 +25,10 @@ Every flow run pays a floor (~1 s: creating the run, the heartbeat join at its e
 whatever its steps do, and pipec a little more per run (its run record, the flow-run
 artifacts); an empty flow shows the floor. "Per step" is the cost of one more step:
 (time at the big size - time at the small size) / (big - small), for each side, so
-per-run costs drop out. The target to meet: pipec's per-step time at most 1.25x the
-hand-written flow's.
+per-run costs drop out. Each round runs both sizes of both sides in turn
+(`alternate.py`), and the ratio of the two sides' per-step times is taken within a
+round; printed is its median over `--rounds` rounds, with min and max. The target to
+meet: pipec's per-step time at most 1.25x the hand-written flow's.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import contextlib
 import io
 import logging
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -42,6 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from alternate import alternate, machine_load, pairwise, ratios
 from overhead import STEP, calibrate, pipeline_file
 from pipec.capture.session import load_pipeline
 from pipec.contract import Logic, RunOptions
@@ -116,51 +121,59 @@ def through_pipec(path: Path, store: str) -> Callable[[], None]:
     return run
 
 
+def per_step(
+    folder: Path, shape: str, sizes: list[int], loops: int, rounds: int, wait: float
+) -> None:
+    """Both sides at both sizes, taking turns; one row per size and the per-step row."""
+    sides: dict[str, Callable[[], float]] = {}
+    for n in sizes:
+        hand = hand_written(n, shape, loops)
+        pipec = through_pipec(pipeline_file(folder, shape, n, loops), str(folder / "store"))
+        sides[f"hand {n}"] = lambda hand=hand: timed(hand, wait)  # type: ignore[misc]
+        sides[f"pipec {n}"] = lambda pipec=pipec: timed(pipec, wait)  # type: ignore[misc]
+    took = alternate(sides, rounds)  # the store has no step caches: every step runs
+    for n in sizes:
+        h, p = took[f"hand {n}"], took[f"pipec {n}"]
+        print(f"{shape:<8}{n:>12}{statistics.median(h):>9.2f}s{statistics.median(p):>9.2f}s"
+              f"{ratios(p, h).show():>20}")  # fmt: skip
+    # the difference between the two sizes leaves out every per-run cost
+    small, big = sizes
+
+    def slope(side: str) -> list[float]:
+        pairs = zip(took[f"{side} {small}"], took[f"{side} {big}"], strict=True)
+        return [(b - a) / (big - small) * 1000 for a, b in pairs]
+
+    hand_ms, pipec_ms = slope("hand"), slope("pipec")
+    ratio = pairwise(pipec_ms, hand_ms, lambda p, h: p / h if h > 0 else float("inf"))
+    print(f"{shape:<8}{f'{small}->{big}':>12}{statistics.median(hand_ms):>7.1f}ms"
+          f"{statistics.median(pipec_ms):>7.1f}ms{ratio.show():>20}  per step")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs=2, default=[20, 200], metavar=("N", "M"))
     parser.add_argument("--shapes", nargs="+", default=["fanout", "chain"])
-    parser.add_argument("--work-ms", type=float, default=20.0)
-    parser.add_argument("--repeat", type=int, default=5, help="best of this many runs each")
+    parser.add_argument("--work-ms", type=float, nargs="+", default=[0.0, 20.0])
+    parser.add_argument("--rounds", type=int, default=5, help="of every run, taking turns")
     parser.add_argument("--settle", type=float, default=1.0, help="seconds between runs, at least")
     args = parser.parse_args()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     logging.getLogger("prefect").setLevel(logging.ERROR)
-    loops = calibrate(args.work_ms)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        empty = hand_written(0, "fanout", loops)
+        empty = hand_written(0, "fanout", 1)
         timed(empty)  # starts the ephemeral server, if it is the one used
-        timed(through_pipec(pipeline_file(folder, "chain", 1, loops), str(folder / "warm")))
-        floor = min(timed(empty, args.settle) for _ in range(args.repeat))
-        print(f"step body ~{args.work_ms:g} ms ({loops} loops), {os.cpu_count()} CPUs, "
-              f"flow-run floor {floor:.2f} s (an empty flow), best of {args.repeat}, "
-              f"each run after {args.settle:g} s and the CPUs quiet")  # fmt: skip
-        print(f"{'shape':<8}{'steps':>12}{'hand':>10}{'pipec':>10}{'ratio':>7}")
-        for shape in args.shapes:
-            runs = {
-                n: (
-                    hand_written(n, shape, loops),
-                    through_pipec(pipeline_file(folder, shape, n, loops), str(folder / "store")),
-                )  # the store has no step caches: every step runs
-                for n in args.sizes
-            }
-            best = {(side, n): float("inf") for side in ("hand", "pipec") for n in args.sizes}
-            # rounds over every size and side, so a slow spell of the machine (minutes, on a
-            # shared VM) does not take all the samples of one of them
-            for _ in range(args.repeat):
-                for n, (hand, pipec) in runs.items():
-                    best["hand", n] = min(best["hand", n], timed(hand, args.settle))
-                    best["pipec", n] = min(best["pipec", n], timed(pipec, args.settle))
-            took = {side: [best[side, n] for n in args.sizes] for side in ("hand", "pipec")}
-            for n in args.sizes:
-                h, p = best["hand", n], best["pipec", n]
-                print(f"{shape:<8}{n:>12}{h:>9.2f}s{p:>9.2f}s{p / h:>7.2f}")
-            # the difference between the two sizes leaves out every per-run cost
-            small, big = args.sizes
-            hs, ps = ((t[1] - t[0]) / (big - small) * 1000 for t in (took["hand"], took["pipec"]))
-            label = f"{small}->{big}"
-            print(f"{shape:<8}{label:>12}{hs:>7.1f}ms{ps:>7.1f}ms{ps / hs:>7.2f}  per step")
+        timed(through_pipec(pipeline_file(folder, "chain", 1, 1), str(folder / "warm")))
+        floor = statistics.median(timed(empty, args.settle) for _ in range(3))
+        print(f"flow-run floor {floor:.2f} s (an empty flow), {args.rounds} rounds, each run "
+              f"after {args.settle:g} s and the CPUs quiet, {machine_load()}")  # fmt: skip
+        for work_ms in args.work_ms:
+            loops = calibrate(work_ms) if work_ms else 1
+            print(f"step body ~{work_ms:g} ms ({loops} loops)")
+            print(f"{'shape':<8}{'steps':>12}{'hand':>10}{'pipec':>10}{'ratio':>20}")
+            for shape in args.shapes:
+                per_step(folder, shape, args.sizes, loops, args.rounds, args.settle)
+    print(f"after: {machine_load()}")
 
 
 if __name__ == "__main__":
