@@ -6,8 +6,13 @@ For each size N both DAG files are generated: pipec's (a chain of N function ste
 compiled with `pipec_airflow`) and a hand-written TaskFlow DAG of the same chain (one
 `@task` function, N `.override(task_id=...)` calls, each fed the previous task's
 output). Each file is parsed the way Airflow's DAG processor parses it,
-`DagBag(dag_folder=FILE)`, alternately in this process, and the median of `--repeat`
-parses is compared, so the printed ratio holds on a noisy shared machine.
+`DagBag(dag_folder=FILE)`, in this process, the two taking turns for `--rounds` rounds
+(`alternate.py`); printed is the median of the per-round ratios, with min and max.
+
+Garbage collection is paused in each timed parse, the same for both (`alternate.py`'s
+`collector_paused`): left on, a collection of the oldest generation, which walks every
+object alive (all of Airflow's), lands on whichever parse happens to trigger it, and the
+ratio measures that instead of the parse.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ import statistics
 import tempfile
 import textwrap
 import time
+from functools import partial
 from pathlib import Path
+
+from alternate import alternate, collector_paused, machine_load, ratios
 
 
 def pipec_dag(folder: Path, n: int) -> Path:
@@ -73,9 +81,10 @@ def hand_dag(folder: Path, n: int) -> Path:
 def parse(path: Path, tasks: int) -> float:
     from airflow.dag_processing.dagbag import DagBag
 
-    start = time.perf_counter()
-    bag = DagBag(dag_folder=str(path))
-    took = time.perf_counter() - start
+    with collector_paused():
+        start = time.perf_counter()
+        bag = DagBag(dag_folder=str(path))
+        took = time.perf_counter() - start
     if bag.import_errors or len(bag.dags) != 1:
         raise SystemExit(f"{path} did not parse: {bag.import_errors}")
     (dag,) = bag.dags.values()
@@ -87,27 +96,30 @@ def parse(path: Path, tasks: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=7, help="of both parses, taking turns")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pipec-bench-") as tmp:
         folder = Path(tmp)
         from pipec_airflow.target import throwaway_home
 
         os.environ.update(throwaway_home(folder / "airflow"))  # before Airflow is imported
-        print(f"DagBag parse time, median of {args.repeat}, {os.cpu_count()} CPUs")
-        print(f"{'N':>6}{'pipec ms':>11}{'hand ms':>10}{'ratio':>8}{'pipec KB':>10}{'hand KB':>9}")
+        print(f"DagBag parse time, {args.rounds} rounds, garbage collection paused while "
+              f"timed, {machine_load()}")  # fmt: skip
+        print(f"{'N':>6}{'pipec ms':>11}{'hand ms':>10}{'ratio':>20}{'pipec KB':>10}"
+              f"{'hand KB':>9}")  # fmt: skip
         for n in args.sizes:
             ours, theirs = pipec_dag(folder, n), hand_dag(folder, n)
-            parse(ours, n + 2), parse(theirs, n)  # warm: imports, caches
-            pipec_s, hand_s = [], []
-            for _ in range(args.repeat):
-                pipec_s.append(parse(ours, n + 2))  # + pipec_begin, pipec_end
-                hand_s.append(parse(theirs, n))
-            a, b = statistics.median(pipec_s), statistics.median(hand_s)
+            # pipec's DAG has pipec_begin and pipec_end besides the steps; alternate's
+            # warm-up round loads the imports and caches
+            sides = {"pipec": partial(parse, ours, n + 2), "hand": partial(parse, theirs, n)}
+            took = alternate(sides, args.rounds)
+            a, b = statistics.median(took["pipec"]), statistics.median(took["hand"])
             print(
-                f"{n:>6}{a * 1000:>11.1f}{b * 1000:>10.1f}{a / b:>8.2f}"
+                f"{n:>6}{a * 1000:>11.1f}{b * 1000:>10.1f}"
+                f"{ratios(took['pipec'], took['hand']).show():>20}"
                 f"{ours.stat().st_size / 1024:>10.1f}{theirs.stat().st_size / 1024:>9.1f}"
             )
+    print(f"after: {machine_load()}")
 
 
 if __name__ == "__main__":

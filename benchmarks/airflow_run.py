@@ -1,14 +1,15 @@
 """`dag.test()` wall time of a pipeline through pipec against a hand-written DAG's, same work.
 
-    .venv-airflow/bin/python benchmarks/airflow_run.py [--steps 20] [--repeat 3] [--work-ms 20]
+    .venv-airflow/bin/python benchmarks/airflow_run.py [--steps 20] [--rounds 3] [--work-ms 20]
 
 Both DAGs are a chain of `--steps` tasks, each running the same function (about
 `--work-ms` of pure Python work) on the previous task's result. pipec's DAG is
 compiled from a controller pipeline: its tasks open the run, go through pipec's
 runtime (store, records, cache key) and conclude it. The hand-written one is plain
 TaskFlow passing the values through XCom. Both run with Airflow's own `dag.test()` on
-SQLite in a throwaway AIRFLOW_HOME, alternately after one warm-up run each, and the
-medians are compared.
+SQLite in a throwaway AIRFLOW_HOME, taking turns for `--rounds` rounds after a
+warm-up round (`alternate.py`); printed is the median of the per-round ratios, with min
+and max. `--work-ms 0` makes the steps trivial.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from alternate import alternate, machine_load, pairwise, ratios
 
 WORK = """\
 def work(x, loops):
@@ -94,10 +97,11 @@ def run(dag_file: Path, dag_id: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--work-ms", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=3, help="of both runs, taking turns")
+    parser.add_argument("--work-ms", type=float, default=20.0, help="0: trivial steps")
     args = parser.parse_args()
-    loops = calibrate(args.work_ms)
+    loops = calibrate(args.work_ms) if args.work_ms else 1
+    load = machine_load()
     with tempfile.TemporaryDirectory(prefix="pipec-bench-") as tmp:
         folder = Path(tmp)
         from pipec_airflow.target import migrate, throwaway_home
@@ -108,16 +112,21 @@ def main() -> None:
         dags = Path(env["AIRFLOW__CORE__DAGS_FOLDER"])
         ours = pipec_dag(folder, dags, args.steps, loops)
         theirs = hand_dag(dags, args.steps, loops)
-        run(ours, "pipec_run_bench"), run(theirs, "hand_run_bench")  # warm-up
-        pipec_s, hand_s = [], []
-        for _ in range(args.repeat):
-            pipec_s.append(run(ours, "pipec_run_bench"))
-            hand_s.append(run(theirs, "hand_run_bench"))
-    a, b = statistics.median(pipec_s), statistics.median(hand_s)
+        took = alternate(
+            {
+                "pipec": lambda: run(ours, "pipec_run_bench"),
+                "hand": lambda: run(theirs, "hand_run_bench"),
+            },
+            args.rounds,
+        )
+    a, b = statistics.median(took["pipec"]), statistics.median(took["hand"])
+    overhead = pairwise(took["pipec"], took["hand"], lambda p, h: (p - h) / args.steps * 1000)
     print(f"dag.test() of a {args.steps}-step chain, step body ~{args.work_ms:g} ms, "
-          f"median of {args.repeat}, {os.cpu_count()} CPUs")  # fmt: skip
-    print(f"pipec {a:.2f} s  hand-written {b:.2f} s  ratio {a / b:.2f}  "
-          f"overhead/step {(a - b) / args.steps * 1000:.0f} ms")  # fmt: skip
+          f"{args.rounds} rounds, {load}")  # fmt: skip
+    print(f"pipec {a:.2f} s  hand-written {b:.2f} s  ratio "
+          f"{ratios(took['pipec'], took['hand']).show()}  overhead/step "
+          f"{overhead.show(0)} ms")  # fmt: skip
+    print(f"after: {machine_load()}")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +130,8 @@ def per_step(
     for n in sizes:
         hand = hand_written(n, shape, loops)
         pipec = through_pipec(pipeline_file(folder, shape, n, loops), str(folder / "store"))
-        sides[f"hand {n}"] = lambda hand=hand: timed(hand, wait)  # type: ignore[misc]
-        sides[f"pipec {n}"] = lambda pipec=pipec: timed(pipec, wait)  # type: ignore[misc]
+        sides[f"hand {n}"] = partial(timed, hand, wait)
+        sides[f"pipec {n}"] = partial(timed, pipec, wait)
     took = alternate(sides, rounds)  # the store has no step caches: every step runs
     for n in sizes:
         h, p = took[f"hand {n}"], took[f"pipec {n}"]
