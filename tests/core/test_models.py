@@ -400,3 +400,35 @@ def test_removing_the_run_that_published_a_model_keeps_the_model(
     assert sorted(m.name for m in models) == ["train - bundle", "train - weights"]
     for model in models:
         assert model.weights is not None and store.exists(model.weights.uri), model
+
+
+def test_metadata_is_kept_typed_and_queried_and_archived_models_are_left_out(
+    store: Store, task: Task, tmp_path: Path
+) -> None:
+    model = OutputModel(task=task, name="resnet")
+    model.set_metadata("accuracy", 0.93, v_type="float")  # before the weights: kept for them
+    model.update_weights(weights_filename=weights(tmp_path))
+    model.publish()
+    read = Model(model.id)
+    read.set_metadata("classes", ["cat", "dog"], v_type="list")  # a published model too
+    read.set_metadata("note", "baseline")
+    assert Model(model.id).get_all_metadata() == {
+        "accuracy": {"key": "accuracy", "value": "0.93", "type": "float"},
+        "classes": {"key": "classes", "value": '["cat", "dog"]', "type": "list"},
+        "note": {"key": "note", "value": "baseline", "type": "None"},
+    }
+    assert Model(model.id).get_metadata("accuracy") == "0.93"
+    assert Model(model.id).get_metadata_casted("accuracy") == 0.93
+    assert Model(model.id).get_all_metadata_casted()["classes"] == ["cat", "dog"]
+    assert Model(model.id).get_metadata("missing") is None
+    other = OutputModel(task=task, name="resnet")
+    other.update_weights(weights_filename=weights(tmp_path))
+    ids = lambda **kw: [m.id for m in Model.query_models(**kw)]  # noqa: E731
+    assert ids(metadata={"accuracy": "0.93"}) == [model.id]
+    assert ids(model_name="resnet") == [other.id, model.id]
+    other.archive()
+    assert ids(model_name="resnet") == [model.id]
+    assert ids(model_name="resnet", include_archived=True) == [other.id, model.id]
+    assert InputModel(name="resnet").id == model.id
+    Model(other.id).unarchive()
+    assert InputModel(name="resnet").id == other.id

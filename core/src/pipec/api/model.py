@@ -218,10 +218,80 @@ class BaseModel:
             current = registry.read(self._store, record.id)
             self._data = registry.write(self._store, current.model_copy(update={"published": True}))
 
+    def _update(self, **fields: Any) -> None:
+        """Rewrite the model's record with these changes (kept for the first record
+        while an `OutputModel` has no weights yet)."""
+        record = self._record()
+        current = registry.read(self._store, record.id)
+        self._data = registry.write(self._store, current.model_copy(update=fields))
+
+    def archive(self) -> None:
+        """Left out of `query_models` unless it asks for archived models."""
+        self._update(archived=True)
+
+    def unarchive(self) -> None:
+        self._update(archived=False)
+
+    def get_all_metadata(self) -> dict[str, dict[str, str]]:
+        """{key: {"key", "value", "type"}}, all text, as ClearML gives it."""
+        return {k: dict(v) for k, v in self._metadata().items()}
+
+    def _metadata(self) -> dict[str, dict[str, str]]:
+        return self._record().metadata
+
+    def set_metadata(self, key: str, value: Any, v_type: str | None = None) -> bool:
+        """One metadata entry, kept as text with its type's name (`int`, `float`, `bool`,
+        `str`, `list`, `tuple`, `dict`; anything else is untyped), as in ClearML."""
+        entries = self._metadata() | {str(key): _metadata_entry(key, value, v_type)}
+        self._update(metadata=entries)
+        return True
+
+    def set_all_metadata(self, metadata: dict[str, dict[str, str]], replace: bool = True) -> bool:
+        given = {
+            str(k): _metadata_entry(k, entry.get("value"), entry.get("type"))
+            for k, entry in metadata.items()
+        }
+        self._update(metadata=given if replace else self._metadata() | given)
+        return True
+
+    def get_metadata(self, key: str) -> str | None:
+        return self._metadata().get(str(key), {}).get("value")
+
+    def get_metadata_casted(self, key: str) -> Any:
+        entry = self._metadata().get(str(key))
+        return None if entry is None else _cast_metadata(entry["value"], entry["type"])
+
+    def get_all_metadata_casted(self) -> dict[str, Any]:
+        return {k: _cast_metadata(v["value"], v["type"]) for k, v in self._metadata().items()}
+
     def __repr__(self) -> str:
         if self._data is None:
             return f"<{type(self).__name__} without weights>"
         return f"<{type(self).__name__} {self._data.id} {self._data.name!r}>"
+
+
+_METADATA_TYPES = ("float", "int", "bool", "str", "basestring", "list", "tuple", "dict")
+
+
+def _metadata_entry(key: Any, value: Any, v_type: str | None) -> dict[str, str]:
+    text = json.dumps(list(value) if isinstance(value, tuple) else value) if isinstance(
+        value, (list, tuple, dict)) else str(value)  # fmt: skip
+    kind = str(v_type) if str(v_type) in _METADATA_TYPES else str(None)
+    return {"key": str(key), "value": text, "type": kind}
+
+
+def _cast_metadata(value: str, kind: str) -> Any:
+    """A metadata value as its type (its text when it does not read as one)."""
+    try:
+        if kind in ("list", "tuple", "dict"):
+            return {"list": list, "tuple": tuple, "dict": dict}[kind](json.loads(value))
+        if kind == "bool":
+            return value.strip().lower() in ("true", "1", "yes", "on")
+        if kind in ("int", "float"):
+            return {"int": int, "float": float}[kind](value)
+    except (ValueError, TypeError):
+        return value
+    return value
 
 
 class Model(BaseModel):
@@ -265,13 +335,14 @@ class Model(BaseModel):
         max_results: int | None = None,
         metadata: dict[str, str] | None = None,
     ) -> list[Model]:
-        """Models by project, exact name and tags (any of them; `-tag` excludes), newest
-        first. pipec archives nothing, so `include_archived` changes nothing."""
+        """Models by project, exact name, tags (any of them; `-tag` excludes) and
+        metadata values, newest first; archived ones only with `include_archived`."""
         _no_tag_operators("query_models", tags)
-        if metadata:
-            raise UsageError("query_models(metadata=...): pipec's models carry no metadata")
         store = current_store()
-        found = registry.query(store, project_name, model_name, tags, only_published, max_results)
+        found = registry.query(
+            store, project_name, model_name, tags, only_published, max_results,
+            include_archived, metadata,
+        )  # fmt: skip
         return [Model._of(record, store) for record in found]
 
     @classmethod
@@ -447,6 +518,17 @@ class OutputModel(BaseModel):
     def _check_unpublished(self) -> None:
         if self.published:
             raise ValueError("Model is published and cannot be changed")
+
+    def _update(self, **fields: Any) -> None:
+        """Metadata and archiving: kept for the first record until the weights are
+        stored, as they are for ClearML's model until it is created."""
+        if self._data is None:
+            self._pending.update(fields)
+        else:
+            super()._update(**fields)
+
+    def _metadata(self) -> dict[str, dict[str, str]]:
+        return self._data.metadata if self._data is not None else self._pending.get("metadata", {})
 
     def _change(self, **fields: Any) -> None:
         """Apply changes: kept until the weights are stored, else written at once."""

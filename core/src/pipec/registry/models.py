@@ -48,6 +48,10 @@ class ModelRecord(BaseModel):
     package: bool = False
     """The weights are a zip of a folder (`update_weights_package`)."""
     published: bool = False
+    archived: bool = False
+    """Left out of queries unless they ask for archived models too."""
+    metadata: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """ClearML's metadata entries: key -> {"key", "value", "type"}, all text."""
     task: str | None = None
     """Id of the task (pipeline step) that created the model."""
     iteration: int | None = None
@@ -135,9 +139,11 @@ def query(
     tags: Sequence[str] | None = None,
     only_published: bool = False,
     max_results: int | None = None,
+    include_archived: bool = False,
+    metadata: dict[str, str] | None = None,
 ) -> list[ModelRecord]:
-    """Models by project, exact name and tags (ClearML's OR of tags, `-tag` excludes),
-    newest first."""
+    """Models by project, exact name, tags (ClearML's OR of tags, `-tag` excludes) and
+    metadata values, newest first."""
     found = [
         m
         for m in all_models(store)
@@ -145,5 +151,7 @@ def query(
         and (name is None or m.name == name)
         and (not tags or tags_match(m.tags, tags))
         and (m.published or not only_published)
+        and (include_archived or not m.archived)
+        and all(m.metadata.get(k, {}).get("value") == str(v) for k, v in (metadata or {}).items())
     ]
     return found if max_results is None else found[:max_results]
