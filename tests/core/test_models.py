@@ -55,7 +55,8 @@ def test_a_model_gets_its_id_when_its_weights_are_stored_and_is_read_back_by_it(
         comment="first try",
     )
     assert (model.id, model.url, model.published) == ("", None, False)
-    assert model.name == "resnet" and model.config_dict == {"layers": 18, "head": {"classes": 2}}
+    assert (model.name, model.project) == ("resnet", "vision")
+    assert model.config_dict == {"layers": 18, "head": {"classes": 2}}
     url = model.update_weights(weights_filename=weights(tmp_path))
 
     assert len(model.id) == 32 and url == model.url

@@ -471,6 +471,10 @@ class OutputModel(BaseModel):
         return self._field("name")
 
     @property
+    def project(self) -> str | None:  # type: ignore[override]
+        return self._field("project")
+
+    @property
     def tags(self) -> list[str]:  # type: ignore[override]
         return list(self._field("tags"))
 
