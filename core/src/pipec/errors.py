@@ -130,6 +130,25 @@ def user_exception(exc: BaseException, doing: str) -> CaptureError:
     return CaptureError(f"{type(exc).__name__}: {exc} ({doing})", location)
 
 
+def user_traceback(exc: BaseException) -> str:
+    """The traceback Python would print for `exc` (its causes too), without pipec's own
+    frames: what is left is the user's code and the libraries it called, ending at the
+    user's line when pipec raised on its behalf."""
+    shown = traceback.TracebackException.from_exception(exc)
+    seen: set[int] = set()
+    todo = [shown]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.stack = traceback.StackSummary.from_list(
+            [frame for frame in current.stack if not is_pipec_path(frame.filename)]
+        )
+        todo.extend(t for t in (current.__cause__, current.__context__) if t is not None)
+    return "".join(shown.format())
+
+
 def describe_error(exc: BaseException, where: str) -> str:
     """`file:line: Type: message (where)`, pointing at the user's own line."""
     return str(user_exception(exc, where))

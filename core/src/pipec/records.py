@@ -88,6 +88,15 @@ class Attempt(_Record):
     started: float
     ended: float
     error: str | None = None
+    traceback: str | None = None
+    """A failed attempt's traceback as Python prints it, pipec's own frames removed."""
+    location: str | None = None
+    """`file:line` of the user's code where the attempt's error was raised."""
+    console: str | None = None
+    """The attempt's console (what the step printed), relative to the run's folder:
+    `steps/<step>/console/<number>.log` (`pipec.runtime.runstore.console_text`)."""
+    truncated: bool = False
+    """The console reached its cap (`PIPEC_CONSOLE_LIMIT`) and the rest was not kept."""
 
 
 class Monitored(_Record):
@@ -168,6 +177,11 @@ class RunRecord(_Record):
     models: dict[str, StoredValue] = Field(default_factory=dict)
     return_value: StoredValue | None = None
     error: str | None = None
+    failed_step: str | None = None
+    """The step whose failure `error` is: the first to fail; later failures it caused (a
+    skipped child, the logic reading its value) are not the run's error."""
+    resumed_from: str | None = None
+    """The run this one resumed (`pipec runs resume`): its completed steps were reused."""
     tags: list[str] = Field(default_factory=list)
     """Tags of the pipeline's own task (`Task.current_task().add_tags` in the logic)."""
     configurations: dict[str, Configuration] = Field(default_factory=dict)

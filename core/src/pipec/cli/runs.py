@@ -4,39 +4,67 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Column, Table
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 
 from pipec.cli.housekeeping import carry_out
-from pipec.cli.output import StorageOpt, err, open_store, out, secs, usage
+from pipec.cli.output import StorageOpt, open_store, out, secs, usage, when
 from pipec.housekeeping import removal
+from pipec.records import FINISHED, RunRecord, StepRecord, StoredValue
 from pipec.report import RunNotFound, read_run, run_page
-from pipec.runtime.runstore import find_run, list_runs
+from pipec.runtime.runstore import console_text, find_run, list_runs
+from pipec.store import Store
 
 app = typer.Typer(help="Runs recorded in an artifact store.", no_args_is_help=True)
+
+FOLLOW_POLL = 0.5
+"""Seconds between looks at a followed run's consoles."""
+
+
+def _print_table(table: Table) -> None:
+    """A table at its natural width: rows stay one line each, whatever the terminal."""
+    width = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    wide = Console(width=max(width, out.width), file=out.file, color_system=out.color_system)
+    wide.print(table, crop=False)
+
+
+def _found(store: Store, run_id: str) -> tuple[RunRecord, list[StepRecord]]:
+    found = find_run(store, run_id)
+    if found is None:
+        usage(f"no run {run_id!r} in {store.url}")
+    return found
 
 
 @app.command("list")
 def runs_list(storage: StorageOpt = None, pipeline: str | None = None) -> None:
-    """Runs in the store, newest first (a run id starts with the date and time it began)."""
+    """Runs in the store, newest first by their recorded start, whatever the target."""
     found = list_runs(open_store(storage), pipeline)
-    # ids (what `runs show` takes) and statuses are never cut short; the rest may wrap
-    table = Table(
-        Column("run", no_wrap=True, min_width=max((len(r.run_id) for r in found), default=3)),
-        Column("pipeline", overflow="fold"),
-        "target",
-        Column("status", no_wrap=True),
-        "duration",
-        "steps",
-    )
+    table = Table("run", "pipeline", "target", "status", "started", "duration", "steps")
     for record in found:
         took = record.ended - record.started if record.ended else None
         table.add_row(record.run_id, record.pipeline, record.target, record.status,
-                      secs(took), str(len(record.steps)))  # fmt: skip
-    out.print(table)
+                      when(record.started), secs(took), str(len(record.steps)))  # fmt: skip
+    _print_table(table)
+
+
+def _value(store: Store, stored: StoredValue | None) -> str:
+    """A return value as `runs show` prints it: small JSON as itself, else what and where."""
+    if stored is None:
+        return "none"
+    if stored.serializer == "json" and stored.size <= 200:
+        return store.read_bytes(stored.uri).decode()
+    return f"{stored.type_name} ({stored.size} bytes) at {stored.uri}"
+
+
+def _attempts(step: StepRecord) -> str:
+    n = len(step.attempts)
+    return f"{n} attempt" + ("" if n == 1 else "s")
 
 
 @app.command("show")
@@ -45,31 +73,59 @@ def runs_show(
     storage: StorageOpt = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """One run: each step's status, attempts, duration, cache hit and monitored metrics."""
+    """One run: its parameters, start, duration, target, return value and error, and each
+    step's status, attempts, duration, cache hit, error and monitored metrics."""
     store = open_store(storage)
-    found = find_run(store, run_id)
-    if found is None:
-        usage(f"no run {run_id!r} in {store.url}")
-    run_record, steps = found
+    run_record, steps = _found(store, run_id)
     if as_json:
         payload = {"run": run_record.model_dump(), "steps": [s.model_dump() for s in steps]}
         sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
         return
-    out.print(f"[bold]{run_record.pipeline}[/] run {run_record.run_id} on {run_record.target}: "
-              f"{run_record.status}")  # fmt: skip
-    table = Table("step", "status", "attempts", "duration", "cache hit", "monitored metrics")
+    took = run_record.ended - run_record.started if run_record.ended else None
+    params = ", ".join(f"{k}={json.dumps(v)}" for k, v in run_record.parameters.items())
+    head = [
+        f"{run_record.pipeline} run {run_record.run_id} on {run_record.target}: "
+        f"{run_record.status}",
+        f"  started       {when(run_record.started)}",
+        f"  duration      {secs(took) or '(still running)'}",
+        f"  parameters    {params or 'none'}",
+        f"  return value  {_value(store, run_record.return_value)}",
+    ]
+    if run_record.resumed_from:
+        head.append(f"  resumed from  {run_record.resumed_from}")
+    if run_record.error:
+        first = f"step {run_record.failed_step!r}: " if run_record.failed_step else ""
+        head.append(f"  error         {first}{run_record.error}")
+    for line in head:  # soft_wrap: a URI or an error stays one line, to copy and paste
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+    table = Table("step", "status", "attempts", "duration", "cache hit", "error",
+                  "monitored metrics")  # fmt: skip
     for step in steps:
         metrics = ", ".join(f"{m.title}/{m.series}={m.value:g}" for m in step.monitored.metrics
                             if m.value is not None)  # fmt: skip
+        error = step.error if step.status not in ("completed", "cached") else ""
         table.add_row(step.name, step.status, str(len(step.attempts)), secs(step.duration),
-                      "yes" if step.cache_hit else "", metrics)  # fmt: skip
-    out.print(table)
-    for m in run_record.metrics:  # soft_wrap: a URI stays one line, to copy and paste
+                      "yes" if step.cache_hit else "", error or "", metrics)  # fmt: skip
+    _print_table(table)
+    for m in run_record.metrics:
         out.print(f"metric {m.title}/{m.series} = {m.value}", markup=False, soft_wrap=True)
     for name, value in {**run_record.artifacts, **run_record.models}.items():
         out.print(f"{name}: {value.uri}", markup=False, soft_wrap=True)
-    if run_record.error:
-        err.print(run_record.error, markup=False)
+
+
+def _consoles(step: StepRecord) -> list[int]:
+    """The attempt numbers of `step` that have (or are writing) a console."""
+    numbers = [a.number for a in step.attempts if a.console]
+    if step.status == "running":  # the attempt under way records itself when it ends
+        numbers.append(len(step.attempts) + 1)
+    return numbers
+
+
+def _status_of(step: StepRecord, number: int) -> str:
+    for attempt in step.attempts:
+        if attempt.number == number:
+            return attempt.status + (", console truncated" if attempt.truncated else "")
+    return "running"
 
 
 @app.command("report")
@@ -111,3 +167,83 @@ def runs_rm(
     if running and not force:
         usage(f"run {', '.join(running)} is still running (or died unrecorded): --force removes it")
     carry_out(store, removal(store, run_ids), dry_run=dry_run)
+
+
+@app.command("logs")
+def runs_logs(
+    run_id: str,
+    step: Annotated[str | None, typer.Argument(help="one step (default: every step)")] = None,
+    attempt: Annotated[
+        int | None, typer.Option("--attempt", help="only attempt N of STEP (1 is the first)")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="keep printing until the run ends")
+    ] = False,
+    storage: StorageOpt = None,
+) -> None:
+    """What each step attempt printed (stdout and stderr, as the step wrote them; a failed
+    attempt's traceback ends it). Each attempt's console starts with a `==> ... <==`
+    header, unless `--attempt` picks one."""
+    store = open_store(storage)
+    if attempt is not None and step is None:
+        usage("--attempt needs a STEP")
+    consoles = _Consoles(store, only=attempt)
+    while True:
+        run_record, steps = _found(store, run_id)
+        if step is not None:
+            steps = [s for s in steps if s.name == step]
+            if not steps and not follow:
+                names = ", ".join(run_record.steps) or "none"
+                usage(f"run {run_id} has no step {step!r}; its steps: {names}")
+        for record in steps:
+            consoles.show(run_record, record)
+        running = run_record.status == "running"
+        if step is not None and steps:
+            running = running and steps[0].status not in FINISHED
+        if not follow or not running:
+            break
+        time.sleep(FOLLOW_POLL)
+    if attempt is not None and (step, attempt) not in consoles.printed:
+        usage(f"step {step!r} of run {run_id} has no console for attempt {attempt}")
+
+
+class _Consoles:
+    """The consoles `runs logs` prints, and how much of each it printed (to follow them)."""
+
+    def __init__(self, store: Store, only: int | None) -> None:
+        self.store, self.only = store, only
+        self.printed: dict[tuple[str, int], int] = {}
+        """Characters printed so far, by (step, attempt)."""
+        self._ended: set[tuple[str, int]] = set()
+        self._noted: set[str] = set()
+
+    def _line(self, text: str) -> None:
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def show(self, run: RunRecord, step: StepRecord) -> None:
+        """Print what is new in `step`'s consoles."""
+        numbers = _consoles(step)
+        if not numbers and self.only is None and step.status in FINISHED:
+            if step.name not in self._noted:
+                why = "its body did not run" if step.status in ("cached", "skipped") else "none"
+                self._line(f"==> {step.name}: {step.status}, no console ({why}) <==")
+                self._noted.add(step.name)
+            return
+        ended = {a.number for a in step.attempts}
+        for number in numbers:
+            key = (step.name, number)
+            if (self.only is not None and number != self.only) or key in self._ended:
+                continue
+            text = console_text(self.store, run.pipeline, run.run_id, step.name, number)
+            if text is None:
+                continue
+            if key not in self.printed and self.only is None:
+                self._line(f"==> {step.name}, attempt {number}: {_status_of(step, number)} <==")
+            done = self.printed.get(key, 0)
+            sys.stdout.write(text[done:])
+            self.printed[key] = len(text)
+            if number in ended:  # complete: the next header starts on a line of its own
+                self._ended.add(key)
+                if text and not text.endswith("\n"):
+                    sys.stdout.write("\n")
+            sys.stdout.flush()

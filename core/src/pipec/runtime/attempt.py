@@ -20,13 +20,12 @@ import shutil
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from pipec import cache
-from pipec.errors import describe_error
-from pipec.ir import Pipeline, Step
+from pipec.errors import describe_error, user_exception, user_traceback
+from pipec.ir import Pipeline, SourceLocation, Step
 from pipec.records import Attempt, CacheEntry, Monitored, StepRecord, StoredValue, jsonable
 from pipec.runtime.context import StepContext, StepEnded, enter_step, leave_step
 from pipec.runtime.runstore import StepCall, StoredRun, open_run
@@ -222,6 +221,8 @@ def execute(
     error: str | None = None
     status = "completed"
     workdir: str | None = None
+    shown: str | None = None
+    where_raised: SourceLocation | None = None
     pipeline_dir = os.path.dirname(_abspath(run.pipeline.source.file, call.project_dir))
     where = working_dir(step, run.pipeline, call.project_dir)
     script_dir = os.path.dirname(_abspath(step.code.path, call.project_dir))
@@ -261,12 +262,23 @@ def execute(
         status, error = "failed", str(exc)
     except Exception as exc:
         status, error = "failed", describe_error(exc, f"in step {step.name!r}")
-        traceback.print_exc(file=sys.stderr)
+        shown = user_traceback(exc)
+        where_raised = user_exception(exc, "").location
+        sys.stderr.write(shown)  # as Python shows an uncaught exception: in the console
+        sys.stderr.flush()
         record.workdir = workdir
     if status != "completed":  # outputs this attempt stored are in no record: drop them
         run.drop_values(step.name, ("outputs",))
     record.attempts.append(
-        Attempt(number=attempt, status=status, started=started, ended=time.time(), error=error)
+        Attempt(
+            number=attempt,
+            status=status,
+            started=started,
+            ended=time.time(),
+            error=error,
+            traceback=shown,
+            location=None if where_raised is None else str(where_raised),
+        )
     )
     record.status, record.error = status, error  # type: ignore[assignment]
     run.write_step(record)
@@ -297,8 +309,6 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m pipec.runtime.attempt STEP_CALL_JSON ATTEMPT", file=sys.stderr)
         return 2
     record = execute(StepCall.model_validate_json(args[0]), int(args[1]))
-    if record.error:
-        print(f"pipec: {record.error}", file=sys.stderr)
     return 0 if record.status == "completed" else 1
 
 

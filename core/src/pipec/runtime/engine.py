@@ -337,7 +337,7 @@ class EngineRun:
     ) -> RunRecord:
         """The run concluded by its replayed logic: what the logic raises is the run's error,
         unless a step failed the run (the logic then tripped over what that step left, as
-        `pipec.runtime.logic.run_logic` says): the failed steps' errors are the run's."""
+        `pipec.runtime.logic.run_logic` says): the first failed step's error is the run's."""
         run = self.state
         try:
             value = replay.replay(run, {node.name: (node, step) for node, step in steps}, module)

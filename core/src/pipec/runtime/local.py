@@ -25,6 +25,7 @@ from pipec.naming import unique_name
 from pipec.records import SUCCEEDED, RunRecord, StepRecord, StoredValue
 from pipec.runtime import attempt as attempts
 from pipec.runtime import runstore
+from pipec.runtime.console import ConsoleLog, capturing
 from pipec.runtime.node import Node, is_fatal, skip_reason
 from pipec.runtime.progress import Progress
 from pipec.runtime.runstore import StepCall
@@ -50,24 +51,29 @@ class InProcess:
     def attempt(self, run: PipelineRun, step: Step) -> AttemptFn:
         def attempt(number: int, time_limit: float | None) -> StepRecord:
             call = run.call(step.name)
-            if time_limit is None:
-                return attempts.execute(call, number)
+            log = ConsoleLog(run.state, step.name, number)
             stopped = threading.Event()
+
+            def body() -> StepRecord:
+                try:
+                    with capturing(log):
+                        return attempts.execute(call, number, cancelled=stopped.is_set)
+                finally:
+                    log.close()
+
+            if time_limit is None:
+                return log.stamp(run.state, body())
             result: list[StepRecord] = []
-            worker = threading.Thread(
-                target=lambda: result.append(
-                    attempts.execute(call, number, cancelled=stopped.is_set)
-                ),
-                daemon=True,
-            )
+            worker = threading.Thread(target=lambda: result.append(body()), daemon=True)
             worker.start()
             worker.join(time_limit)
             if result:
-                return result[0]
+                return log.stamp(run.state, result[0])
             stopped.set()  # the body cannot be interrupted in-process; its results are dropped
-            return run.attempt_ended(
+            ended = run.attempt_ended(
                 step.name, number, "aborted", f"time_limit {time_limit}s exceeded"
             )
+            return log.stamp(run.state, ended)
 
         return attempt
 

@@ -82,6 +82,11 @@ class Progress:
             line += f", {len(cached)} reused from the cache"
         if records and not executed:
             line += "; no step body ran"
-        self.console.print(line)
-        if run.error:
+        if run.failed_step in records:  # its error is on its line above: said once
+            line += (
+                f"; step {run.failed_step!r} failed first "
+                f"(`pipec runs logs {run.run_id} {run.failed_step}` shows its console)"
+            )
+        self.console.print(line, markup=False)
+        if run.error and run.failed_step not in records:
             self.console.print(run.error, style="red", markup=False)

@@ -80,6 +80,10 @@ class RunFiles:
     def step_spec(self, step: str) -> str:
         return f"{self.step_dir(step)}/spec.json"
 
+    def console(self, step: str, attempt: int) -> str:
+        """Attempt `attempt`'s console: what the step printed (`pipec.runtime.console`)."""
+        return f"{self.step_dir(step)}/console/{attempt}.log"
+
     def step_id(self, step: str) -> str:
         return f"{slug(self.pipeline)}/{self.run_id}/{slug(step)}"
 
@@ -208,6 +212,15 @@ def read_step(store: Store, step_id: str) -> StepRecord:
     if not store.exists(path):
         raise LookupError(f"no task {step_id!r} in storage {store.url}")
     return store.read_model(path, StepRecord)
+
+
+def console_text(store: Store, pipeline: str, run_id: str, step: str, attempt: int) -> str | None:
+    """What attempt `attempt` of `step` printed so far (stdout and stderr as the step wrote
+    them); None when that attempt kept no console (it never started, or was a cache hit)."""
+    path = RunFiles(pipeline, run_id).console(step, attempt)
+    if not store.exists(path):
+        return None
+    return store.read_bytes(path).decode("utf-8", errors="replace")
 
 
 def list_runs(store: Store, pipeline: str | None = None) -> list[RunRecord]:
@@ -340,6 +353,12 @@ def ended_process(
     return record
 
 
+def first_failure(failed: list[StepRecord]) -> StepRecord:
+    """The failure that matters: the one that ended first. What fails after it (a step
+    `abort_on_failure` stopped, one that read what it left) is a consequence."""
+    return min(failed, key=lambda s: s.ended or (s.attempts[-1].ended if s.attempts else 0))
+
+
 def conclude(
     run: StoredRun,
     record: RunRecord,
@@ -356,8 +375,9 @@ def conclude(
     elif stopped is not None:
         record.status, record.error = "aborted", stopped
     elif failed:
-        record.status = "failed"
-        record.error = "; ".join(step.error or step.name for step in failed)
+        first = first_failure(failed)
+        record.status, record.failed_step = "failed", first.name
+        record.error = first.error or f"step {first.name!r} {first.status}"
     else:
         record.status = "completed"
     for _, step in steps:

@@ -2,7 +2,8 @@
 
 Every scheduler runs an attempt the same way: the local target's executor and an
 engine's step task alike. The attempt runs in a step process (`pipec.runtime.processes`);
-its output goes to `echo`, line by line (the terminal, the engine's task log). The
+its output goes to `echo`, line by line (the terminal, the engine's task log), and to
+the attempt's console in the store (`pipec.runtime.console`). The
 watch kills it and records it `aborted` when the run is stopped (`stopped`, polled:
 another step's `abort_on_failure`, a `PipelineController.stop()`), when its own
 `time_limit` passes, or when the engine interrupts the waiting thread with one of
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from pipec.records import StepRecord
+from pipec.runtime.console import ConsoleLog
 from pipec.runtime.processes import StepProcess, forward, spawn
 from pipec.runtime.runstore import StepCall, StoredRun, end_attempt, ended_process
 
@@ -38,8 +40,9 @@ def watch(
     processes: str = "forkserver",
 ) -> StepRecord:
     """Attempt `number` of `call`'s step, watched to its end; returns its record."""
+    log = ConsoleLog(run, call.step, number)
     proc = spawn(call, number, processes)
-    reader = threading.Thread(target=forward, args=(proc, echo), daemon=True)
+    reader = threading.Thread(target=forward, args=(proc, echo, log.write), daemon=True)
     reader.start()
     why: str | None = None
     try:
@@ -51,10 +54,12 @@ def watch(
             proc.kill()
             proc.wait()
         reader.join()
+        log.close()
     if why is not None:
-        return end_attempt(run, call.step, number, "aborted", why)
+        return log.stamp(run, end_attempt(run, call.step, number, "aborted", why))
     assert proc.returncode is not None
-    return ended_process(run, call.step, number, proc.returncode, stopped=stopped())
+    record = ended_process(run, call.step, number, proc.returncode, stopped=stopped())
+    return log.stamp(run, record)
 
 
 def _wait(proc: StepProcess, time_limit: float | None, stopped: Callable[[], bool]) -> str | None:

@@ -63,10 +63,14 @@ def spawn(call: StepCall, attempt: int, how: str = "forkserver") -> StepProcess:
     return IMPLEMENTATIONS[chosen](call, attempt)
 
 
-def forward(proc: StepProcess, echo: Callable[[str], None]) -> None:
-    """Hand each line the attempt prints to `echo`, until it closes its output."""
+def forward(
+    proc: StepProcess, echo: Callable[[str], None], keep: Callable[[str], None] = lambda _: None
+) -> None:
+    """Hand each line the attempt prints to `keep` as it came (its console) and to `echo`
+    without its line end, until it closes its output."""
     assert proc.stdout is not None
     for line in proc.stdout:
+        keep(line)
         echo(line.rstrip())
 
 
