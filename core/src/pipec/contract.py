@@ -47,6 +47,9 @@ class RunOptions:
     """Machine-readable output wanted: step output and progress go to stderr only."""
     target_options: dict[str, str] = field(default_factory=dict)
     """`--option KEY=VALUE` pairs for a target that compiles before it runs."""
+    resume_from: str | None = None
+    """`pipec runs resume`: the id of a run (of the same pipeline, in the same store) whose
+    succeeded steps this run reuses instead of running them (the `debug` / `local` targets)."""
 
 
 @dataclass

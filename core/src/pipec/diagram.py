@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 
 from pipec.exprs import OPERATORS
 from pipec.ir import (
@@ -86,10 +87,18 @@ def _node_ids(pipeline: Pipeline) -> dict[str, str]:
     return ids
 
 
+COLOURS: dict[str, str] = {
+    "completed": "#b7e4c7", "cached": "#a9d6e5", "failed": "#f4a3a3", "aborted": "#f8c291",
+    "skipped": "#e9e9e9", "running": "#ffe08a", "pending": "#ffffff", "queued": "#ffffff",
+}  # fmt: skip
+"""Fill colours of a step's node by its status in a run (`pipec graph --run`)."""
+
 _MERMAID_SHAPES = {"task": ("[[", "]]"), "function": ("(", ")"), "component": ("(", ")")}
 
 
-def mermaid(pipeline: Pipeline) -> str:
+def mermaid(pipeline: Pipeline, statuses: Mapping[str, str] | None = None) -> str:
+    """The graph in Mermaid; with `statuses`, each step's node coloured by its status
+    (a class per status, named after it)."""
     ids = _node_ids(pipeline)
 
     def text(s: str) -> str:
@@ -104,10 +113,20 @@ def mermaid(pipeline: Pipeline) -> str:
             continue
         label = f'|"{text(", ".join(names))}"|' if names else ""
         lines.append(f"    {ids[parent]} -->{label} {ids[child]}")
+    if statuses is not None:
+        used = {statuses[s.name] for s in pipeline.steps if s.name in statuses}
+        for status in sorted(used):
+            lines.append(f"    classDef {status} fill:{COLOURS.get(status, '#ffffff')}")
+        for step in pipeline.steps:
+            if step.name in statuses:
+                lines.append(f"    class {ids[step.name]} {statuses[step.name]}")
     return "\n".join(lines) + "\n"
 
 
-def dot(pipeline: Pipeline) -> str:
+def dot(pipeline: Pipeline, statuses: Mapping[str, str] | None = None) -> str:
+    """The graph in Graphviz DOT; with `statuses`, each step's node filled with its
+    status's colour, the status under its name."""
+
     def quote(s: str) -> str:
         return json.dumps(s, ensure_ascii=False)
 
@@ -118,7 +137,12 @@ def dot(pipeline: Pipeline) -> str:
     ]
     for step in pipeline.steps:
         shape = ", shape=box3d" if step.kind == "task" else ""
-        lines.append(f"    {quote(step.name)} [label={quote(step.name)}{shape}];")
+        label = step.name
+        if statuses is not None and step.name in statuses:
+            status = statuses[step.name]
+            label = f"{step.name}\n{status}"
+            shape += f', style="rounded,filled", fillcolor="{COLOURS.get(status, "#ffffff")}"'
+        lines.append(f"    {quote(step.name)} [label={quote(label)}{shape}];")
     names = {s.name for s in pipeline.steps}
     for (parent, child), outputs in _edge_labels(pipeline).items():
         if parent in names:

@@ -7,20 +7,21 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
 
 from pipec.api import launch
 from pipec.capture.session import load_pipeline, resolve_path, split_target
-from pipec.cli.output import PathArg, StorageOpt, fail, out, usage
+from pipec.cli.output import PathArg, StorageOpt, fail, open_store, out, usage
 from pipec.contract import RunOptions
 from pipec.diagram import dot, mermaid, show_value
 from pipec.errors import PipelineError, PipelineErrors, UsageError, user_exception
 from pipec.ir import Pipeline, json_schema
 from pipec.params import from_text
 from pipec.plugins import get_target, targets
+from pipec.runtime.runstore import find_run
 from pipec.store import StorageError
 from pipec.validate import check_target, validate
 
@@ -97,10 +98,28 @@ class GraphFormat(str, Enum):
 def graph(
     path: PathArg,
     format: Annotated[GraphFormat, typer.Option("--format", "-f")] = GraphFormat.mermaid,
+    run: Annotated[
+        str | None, typer.Option("--run", help="colour each step by its status in run RUN_ID")
+    ] = None,
+    storage: StorageOpt = None,
 ) -> None:
     """Print the pipeline graph as Mermaid or Graphviz DOT."""
     pipeline = load_valid(path)
-    sys.stdout.write(mermaid(pipeline) if format is GraphFormat.mermaid else dot(pipeline))
+    statuses = None if run is None else _statuses(pipeline, run, storage)
+    draw = mermaid if format is GraphFormat.mermaid else dot
+    sys.stdout.write(draw(pipeline, statuses))
+
+
+def _statuses(pipeline: Pipeline, run_id: str, storage: str | None) -> dict[str, str]:
+    """Each step's status in a recorded run of `pipeline`."""
+    store = open_store(storage)
+    found = find_run(store, run_id)
+    if found is None:
+        usage(f"no run {run_id!r} in {store.url}")
+    record, steps = found
+    if record.pipeline != pipeline.name:
+        usage(f"run {run_id} is a run of pipeline {record.pipeline!r}, not {pipeline.name!r}")
+    return {step.name: step.status for step in steps}
 
 
 def compile(
@@ -138,7 +157,7 @@ def _pairs(option: str, pairs: list[str]) -> dict[str, str]:
     return found
 
 
-def _param_values(pipeline: Pipeline, pairs: list[str]) -> dict[str, Any]:
+def param_values(pipeline: Pipeline, pairs: list[str]) -> dict[str, Any]:
     """`--param k=v`, cast to the parameter's type (`pipec.params.from_text`) before
     anything runs: a value that is not of it is a usage error."""
     parameters = {p.name: p for p in pipeline.parameters}
@@ -173,11 +192,19 @@ def run(
         target_options=_pairs("--option", option),
         target=target,
         storage=storage,
-        params=_param_values(pipeline, param),
+        params=param_values(pipeline, param),
         refresh=True if "all" in refresh else frozenset(refresh),
         max_workers=max_workers,
         quiet=as_json,
     )
+    start(path, pipeline, options)
+
+
+def start(path: str, pipeline: Pipeline, options: RunOptions) -> NoReturn:
+    """Run the file at `path` as `python PATH` would, with `options` (`pipeline` is what it
+    holds, validated); exit 0 only if the run succeeded (`options.quiet`: with its
+    `--json` summary on stdout)."""
+    as_json = options.quiet
     request = launch.RunRequest(options=options, name=pipeline.name)
     file = resolve_path(split_target(path)[0])
     try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,11 +15,15 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from pipec.cli.housekeeping import carry_out
-from pipec.cli.output import StorageOpt, open_store, out, secs, usage, when
+from pipec.cli.output import StorageOpt, err, open_store, out, secs, usage, when
+from pipec.cli.pipelines import load_valid, param_values, start
+from pipec.contract import RunOptions
+from pipec.exprs import literal_value
 from pipec.housekeeping import removal
+from pipec.ir import Pipeline
 from pipec.records import FINISHED, RunRecord, StepRecord, StoredValue
 from pipec.report import RunNotFound, read_run, run_page
-from pipec.runtime.runstore import console_text, find_run, list_runs
+from pipec.runtime.runstore import RunFiles, console_text, find_run, list_runs
 from pipec.store import Store
 
 app = typer.Typer(help="Runs recorded in an artifact store.", no_args_is_help=True)
@@ -247,3 +252,89 @@ class _Consoles:
                 if text and not text.endswith("\n"):
                     sys.stdout.write("\n")
             sys.stdout.flush()
+
+
+def _recorded(store: Store, run_id: str) -> tuple[RunRecord, Pipeline, str]:
+    """A run, the pipeline it recorded (`pipeline.json`, with that run's parameter
+    values) and `PATH:NAME` of that pipeline's source file."""
+    record, _ = _found(store, run_id)
+    files = RunFiles(record.pipeline, run_id)
+    if not store.exists(files.ir):
+        usage(f"run {run_id} recorded no pipeline.json in {store.url}")
+    recorded = store.read_model(files.ir, Pipeline)
+    file = recorded.source.file if recorded.source else None
+    if not file or not os.path.isfile(file):
+        usage(
+            f"run {run_id}'s pipeline file {file or '(unknown)'!r} is not here: run this "
+            "from the directory the run was started in"
+        )
+    return record, recorded, f"{file}:{record.pipeline}"
+
+
+def _parameters(recorded: Pipeline) -> dict[str, Any]:
+    """The parameter values a recorded run had (`begin` keeps them as the defaults)."""
+    return {p.name: literal_value(p.default) for p in recorded.parameters if p.default is not None}
+
+
+@app.command("resume")
+def runs_resume(
+    run_id: str,
+    target: Annotated[
+        str | None, typer.Option("--target", "-t", help="debug or local (default: the run's)")
+    ] = None,
+    storage: StorageOpt = None,
+    max_workers: Annotated[int | None, typer.Option(help="parallel steps (default: CPUs)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary")] = False,
+) -> None:
+    """Continue a failed or stopped run as a new run, with the same parameters: the steps
+    that succeeded in it are reused (whatever their `cache` setting) while every parent
+    they have is reused too; the failed, aborted, skipped and never started ones run, from
+    the pipeline's file as it is now. Runs made by any target can be resumed, on `debug` or
+    `local`."""
+    store = open_store(storage)
+    record, recorded, path = _recorded(store, run_id)
+    chosen = target or (record.target if record.target in RESUMES_ON else "local")
+    if chosen not in RESUMES_ON:
+        usage(f"--target: a run resumes on {' or '.join(RESUMES_ON)}, not {chosen!r}")
+    pipeline = load_valid(path, chosen)
+    options = RunOptions(target=chosen, storage=store.url, params=_parameters(recorded),
+                         max_workers=max_workers, quiet=as_json, resume_from=run_id)  # fmt: skip
+    start(path, pipeline, options)
+
+
+RESUMES_ON = ("local", "debug")
+"""The targets that reuse a resumed run's steps (they schedule steps in pipec itself)."""
+
+
+@app.command("rerun")
+def runs_rerun(
+    run_id: str,
+    param: Annotated[
+        list[str], typer.Option("--param", "-p", help="NAME=VALUE to change, repeatable")
+    ] = [],  # noqa: B006
+    target: Annotated[
+        str | None, typer.Option("--target", "-t", help="a name from `pipec targets`")
+    ] = None,
+    storage: StorageOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary")] = False,
+) -> None:
+    """Start a new run of a recorded run's pipeline with that run's parameters, as edited
+    by `--param` (ClearML's "clone and edit"), on its target or `--target`. The pipeline
+    runs from its file as it is now; when its steps changed since, pipec says which."""
+    store = open_store(storage)
+    record, recorded, path = _recorded(store, run_id)
+    chosen = target or record.target
+    pipeline = load_valid(path, chosen)
+    changed = _changed_steps(recorded, pipeline)
+    if changed:
+        err.print(f"note: since run {run_id}, these steps' code changed: {', '.join(changed)}",
+                  markup=False)  # fmt: skip
+    params = {**_parameters(recorded), **param_values(pipeline, param)}
+    options = RunOptions(target=chosen, storage=store.url, params=params, quiet=as_json)
+    start(path, pipeline, options)
+
+
+def _changed_steps(recorded: Pipeline, now: Pipeline) -> list[str]:
+    """Steps of both whose code is not what the recorded run ran."""
+    before = {step.name: step.code.hash for step in recorded.steps}
+    return [s.name for s in now.steps if s.name in before and before[s.name] != s.code.hash]

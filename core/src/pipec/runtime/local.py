@@ -124,8 +124,18 @@ class PipelineRun(ControllerView):
                 "store, or the debug target"
             )
         self.run_id = run_id or runstore.new_run_id()
+        resumes = (
+            {}
+            if options.resume_from is None
+            else runstore.succeeded_steps(self.store, pipeline.name, options.resume_from)
+        )
         self.state, self.record = runstore.begin(
-            self.store, pipeline, self.run_id, options.target, options.params
+            self.store,
+            pipeline,
+            self.run_id,
+            options.target,
+            options.params,
+            resumed_from=options.resume_from,
         )
         self.pipeline = self.state.pipeline
         self.files = self.state.files
@@ -137,6 +147,7 @@ class PipelineRun(ControllerView):
             controller=controller if controller is not None else self,
             target=options.target,
             refresh=options.refresh,
+            resumes=resumes,
         )
         self.nodes: dict[str, Node] = {}
         self.steps: dict[str, Step] = {}

@@ -27,7 +27,7 @@ from pipec.errors import UsageError
 from pipec.exprs import literal, literal_value
 from pipec.ir import CallableSpec, Pipeline, Step, Value
 from pipec.params import cast
-from pipec.records import Attempt, Report, RunRecord, StepRecord, StoredValue, jsonable
+from pipec.records import SUCCEEDED, Attempt, Report, RunRecord, StepRecord, StoredValue, jsonable
 from pipec.runtime.node import Node, is_fatal
 from pipec.runtime.values import resolve
 from pipec.store import Store, slug
@@ -253,6 +253,17 @@ def find_run(store: Store, run_id: str) -> tuple[RunRecord, list[StepRecord]] | 
     return None
 
 
+def succeeded_steps(store: Store, pipeline: str, run_id: str) -> dict[str, StepRecord]:
+    """The steps that succeeded in a run of `pipeline`, by name: what resuming it reuses."""
+    found = find_run(store, run_id)
+    if found is None:
+        raise UsageError(f"no run {run_id!r} in {store.url}")
+    record, steps = found
+    if record.pipeline != pipeline:
+        raise UsageError(f"run {run_id} is a run of pipeline {record.pipeline!r}, not {pipeline!r}")
+    return {step.name: step for step in steps if step.status in SUCCEEDED}
+
+
 def new_run_id() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
@@ -279,7 +290,13 @@ def with_parameters(pipeline: Pipeline, values: dict[str, Any]) -> Pipeline:
 
 
 def begin(
-    store: Store, pipeline: Pipeline, run_id: str, target: str, params: dict[str, Any]
+    store: Store,
+    pipeline: Pipeline,
+    run_id: str,
+    target: str,
+    params: dict[str, Any],
+    *,
+    resumed_from: str | None = None,
 ) -> tuple[StoredRun, RunRecord]:
     """Write the run's IR (with this run's parameter values) and its first record."""
     pipeline = with_parameters(pipeline, params)
@@ -289,6 +306,7 @@ def begin(
         pipeline=pipeline.name,
         target=target,
         started=time.time(),
+        resumed_from=resumed_from,
         parameters={
             p.name: jsonable(resolve(state.parameter(p.name), state)) for p in pipeline.parameters
         },

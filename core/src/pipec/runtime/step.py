@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipec import cache, events
 from pipec.exprs import literal
 from pipec.ir import ArtifactRef, CallableSpec, OutputRef, Step, Template, iter_refs
-from pipec.records import Attempt, StepRecord, StepStatus, jsonable
+from pipec.records import Attempt, CacheEntry, StepRecord, StepStatus, jsonable
 from pipec.refs import render
 from pipec.runtime.attempt import monitored
 from pipec.runtime.node import EnginePolicies, Node, retry_policy
@@ -52,6 +52,11 @@ class Lifecycle:
     `EnginePolicies.retries`): after a failed attempt that such a `retry_on_failure`
     retries, `run_node` returns with the node still `running`, and the engine's next try
     continues the step with `resume_node`. A callable policy retries within the try."""
+
+    resumes: dict[str, StepRecord] = field(default_factory=dict)
+    """The succeeded steps of the run this one resumes (`pipec runs resume`), by name:
+    reused whatever their `cache` setting."""
+    _reused: set[str] = field(default_factory=set)
 
     def refreshes(self, step: str) -> bool:
         return self.refresh is True or (not isinstance(self.refresh, bool) and step in self.refresh)
@@ -162,6 +167,9 @@ class Lifecycle:
         if not go:
             return self.skip(node, step, "pre_execute_callback returned False")
         node.job_started = record.started = time.time()
+        earlier = self._reusable(node)
+        if earlier is not None:
+            return self._reuse(node, step, record, earlier.id, earlier)
         if step.policies.cache:
             try:
                 hashes = step_inputs(step, self.run, content_hash)
@@ -174,28 +182,43 @@ class Lifecycle:
                 else cache.lookup(self.run.store, record.cache_key)
             )
             if entry is not None:
-                record = record.model_copy(
-                    update=dict(
-                        status="cached",
-                        cache_hit=True,
-                        cached_from=entry.step_id,
-                        outputs=entry.outputs,
-                        artifacts=entry.artifacts,
-                        models=entry.models,
-                        model_ids=entry.model_ids,
-                        input_models=entry.input_models,
-                        reports=entry.reports,
-                        parameters={
-                            _input(step, k): jsonable(v) for k, v in node.parameters.items()
-                        },
-                        ended=time.time(),
-                    )
-                )
-                record.monitored = monitored(step, record)
-                self.run.write_step(record)
-                return self._finish(node, step, record)
+                return self._reuse(node, step, record, entry.step_id, entry)
         self.set_status(node, "running", step)
         return self._attempts(node, step, record, attempt)
+
+    def _reusable(self, node: Node) -> StepRecord | None:
+        """What the resumed run's step of this name left, when this run reuses it: it
+        succeeded there, and every parent was reused too (a parent that runs again may
+        give it other inputs)."""
+        earlier = self.resumes.get(node.name)
+        if earlier is None or not all(p in self._reused for p in node.parents):
+            return None
+        self._reused.add(node.name)
+        return earlier
+
+    def _reuse(
+        self, node: Node, step: Step, record: StepRecord, source: str, done: CacheEntry | StepRecord
+    ) -> StepRecord:
+        """The step `cached`: no body runs, the outputs (artifacts, models, reports) are
+        those `done` recorded, by step `source`: a cache entry's, or the resumed run's."""
+        record = record.model_copy(
+            update=dict(
+                status="cached",
+                cache_hit=True,
+                cached_from=source,
+                outputs=done.outputs,
+                artifacts=done.artifacts,
+                models=done.models,
+                model_ids=done.model_ids,
+                input_models=done.input_models,
+                reports=done.reports,
+                parameters={_input(step, k): jsonable(v) for k, v in node.parameters.items()},
+                ended=time.time(),
+            )
+        )
+        record.monitored = monitored(step, record)
+        self.run.write_step(record)
+        return self._finish(node, step, record)
 
     def resume_node(self, node: Node, step: Step, attempt: AttemptFn) -> StepRecord:
         """The engine's retry of a step `run_node` left `running`: its record keeps the
