@@ -20,7 +20,7 @@ from typing import Any
 from pipec.errors import describe_error
 from pipec.ir import Pipeline
 from pipec.records import SUCCEEDED, RunRecord, StepRecord, StoredValue
-from pipec.runtime import replay, runstore
+from pipec.runtime import console, replay, runstore
 from pipec.runtime.node import Node, is_fatal, skip_reason
 from pipec.runtime.runstore import StepCall, StoredRun
 from pipec.runtime.step import AttemptFn, Lifecycle
@@ -138,6 +138,7 @@ class EngineRun:
     ) -> EngineRun:
         """Open a new run: its IR (with this run's parameter values), its record, and every
         step's spec, so each task finds its step in the store."""
+        console.limit()  # a wrong setting fails here, before any step
         run, record = runstore.begin(store, pipeline, run_id, target, params)
         for step in run.pipeline.steps:
             run.write_spec(step)

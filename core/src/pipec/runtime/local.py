@@ -26,6 +26,7 @@ from pipec.records import SUCCEEDED, RunRecord, StepRecord, StoredValue
 from pipec.runtime import attempt as attempts
 from pipec.runtime import runstore
 from pipec.runtime.console import ConsoleLog, capturing
+from pipec.runtime.console import limit as console_limit
 from pipec.runtime.node import Node, is_fatal, skip_reason
 from pipec.runtime.progress import Progress
 from pipec.runtime.runstore import StepCall
@@ -123,6 +124,7 @@ class PipelineRun(ControllerView):
                 f"{options.target!r} runs steps in subprocesses: use a folder or an object "
                 "store, or the debug target"
             )
+        console_limit()  # a wrong console setting is an error before anything runs
         self.run_id = run_id or runstore.new_run_id()
         resumes = (
             {}
