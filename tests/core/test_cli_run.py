@@ -194,7 +194,7 @@ def test_json_reports_the_failed_step_the_logic_needed(
     # the step's error is the run's
     assert (summary["status"], summary["error"]) == ("failed", step_error)
     assert summary["steps"]["score"]["error"] == step_error
-    assert result.stderr.splitlines().count(step_error) == 1, result
+    assert result.stderr.count(step_error) == 1, result  # on its step's line only
     assert "StepFailedError" not in result.stderr, result
 
 
@@ -222,20 +222,22 @@ def test_runs_list_and_show(tmp_path: Path, pipec_home: Path) -> None:
     )
 
     assert listed.returncode == 0, listed
-    assert [row[:4] + row[5:] for row in table_rows(listed.stdout)] == [
+    rows = table_rows(listed.stdout)
+    assert [row[:4] + row[6:] for row in rows] == [
         [two, "monitored", "local", "completed", "2"],  # newest first
         [one, "monitored", "local", "completed", "2"],
     ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row[4]) for row in rows), rows
     metric = "score/accuracy=0.875"
     assert shown_one.returncode == 0, shown_one
     assert f"monitored run {one} on local: completed" in shown_one.stdout
     assert [row[:3] + row[4:] for row in table_rows(shown_one.stdout)] == [
-        ["flaky", "completed", "2", "", ""],
-        ["score", "completed", "1", "", metric],
+        ["flaky", "completed", "2", "", "", ""],
+        ["score", "completed", "1", "", "", metric],
     ]
     assert [row[:3] + row[4:] for row in table_rows(shown_two.stdout)] == [
-        ["flaky", "completed", "1", "", ""],
-        ["score", "cached", "0", "yes", metric],
+        ["flaky", "completed", "1", "", "", ""],
+        ["score", "cached", "0", "yes", "", metric],
     ]
     assert "metric score/accuracy = 0.875" in shown_two.stdout.splitlines()
 
