@@ -1,4 +1,5 @@
-"""A run in the store: where its files are, and the one module that reads and writes them.
+"""A run in the store: where its files are, and the one module that reads and writes them
+(but for the consoles, which `pipec.runtime.console` streams as the steps print).
 
 Every scheduler (the local one, an Airflow DAG's first and last task, a Prefect flow)
 begins, records and concludes a run through this module, so a run's `pipeline.json`,

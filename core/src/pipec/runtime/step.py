@@ -56,7 +56,7 @@ class Lifecycle:
     resumes: dict[str, StepRecord] = field(default_factory=dict)
     """The succeeded steps of the run this one resumes (`pipec runs resume`), by name:
     reused whatever their `cache` setting."""
-    _reused: set[str] = field(default_factory=set)
+    _reused: set[str] = field(default_factory=set, init=False, repr=False)
 
     def refreshes(self, step: str) -> bool:
         return self.refresh is True or (not isinstance(self.refresh, bool) and step in self.refresh)
