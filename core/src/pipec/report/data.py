@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from pipec.ir import Pipeline, Step
 from pipec.records import RunRecord, StepRecord, StoredValue
+from pipec.runtime import runstore
 from pipec.runtime.runstore import RunFiles, find_run
 from pipec.store import StorageError, Store
 
@@ -119,10 +120,9 @@ def _pipeline(store: Store, record: RunRecord) -> Pipeline | None:
 
 
 def console_text(store: Store, pipeline: str, run_id: str, step: str, attempt: int) -> str | None:
-    """What an attempt printed, from `steps/<step>/console/<attempt>.log` (the last
-    `CONSOLE_CHARS` of it), or None when nothing was kept."""
-    path = f"{RunFiles(pipeline, run_id).step_dir(step)}/console/{attempt}.log"
-    if not store.exists(path):
+    """What an attempt printed (the last `CONSOLE_CHARS` of it), or None when nothing was
+    kept."""
+    text = runstore.console_text(store, pipeline, run_id, step, attempt)
+    if text is None:
         return None
-    text = store.read_bytes(path).decode("utf-8", errors="replace")
     return text if len(text) <= CONSOLE_CHARS else "…\n" + text[-CONSOLE_CHARS:]
