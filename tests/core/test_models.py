@@ -433,3 +433,33 @@ def test_metadata_is_kept_typed_and_queried_and_archived_models_are_left_out(
     assert InputModel(name="resnet").id == model.id
     Model(other.id).unarchive()
     assert InputModel(name="resnet").id == other.id
+
+
+def test_import_model_copies_pretrained_weights_into_the_store_once(
+    store: Store, tmp_path: Path
+) -> None:
+    import fsspec
+
+    local = weights(tmp_path, "pretrained.bin", b"imagenet")
+    imported = InputModel.import_model(
+        local, name="resnet imagenet", project="vision", tags=["pretrained"], framework="PyTorch",
+        label_enumeration={"cat": 0}, create_as_published=True,
+    )  # fmt: skip
+    assert (imported.name, imported.project, imported.published) == (
+        "resnet imagenet",
+        "vision",
+        True,
+    )
+    assert imported.url.startswith(store.uri(f"models/{imported.id}/"))
+    assert Path(imported.get_local_copy()).read_bytes() == b"imagenet"
+    assert InputModel.import_model(local, name="another name").id == imported.id
+    assert InputModel.load_model(local).id == imported.id
+    assert InputModel.load_model(imported.url).id == imported.id
+    assert InputModel.load_model(str(tmp_path / "other.bin")) is None
+    with fsspec.open("memory://pipec-tests/remote.bin", "wb") as f:
+        f.write(b"remote weights")
+    remote = InputModel.import_model("memory://pipec-tests/remote.bin")
+    assert Path(remote.get_weights()).read_bytes() == b"remote weights"
+    assert remote.name == "remote" and remote.project is None
+    with pytest.raises(FileNotFoundError, match="no weights file"):
+        InputModel.import_model(str(tmp_path / "absent.bin"))

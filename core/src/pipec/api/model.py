@@ -8,13 +8,16 @@ or machine that shares the store. Same names, parameters and defaults as ClearML
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+import fsspec
 
 from pipec.errors import UsageError
 from pipec.registry import models as registry
@@ -301,12 +304,6 @@ class Model(BaseModel):
         store = current_store()
         super().__init__(registry.read(store, model_id), store)
 
-    @classmethod
-    def _of(cls, record: ModelRecord, store: Store) -> Model:
-        model = cls.__new__(cls)
-        BaseModel.__init__(model, record, store)
-        return model
-
     def get_local_copy(
         self,
         extract_archive: bool | None = None,
@@ -343,7 +340,7 @@ class Model(BaseModel):
             store, project_name, model_name, tags, only_published, max_results,
             include_archived, metadata,
         )  # fmt: skip
-        return [Model._of(record, store) for record in found]
+        return [cast_model(Model, record, store) for record in found]
 
     @classmethod
     def remove(
@@ -391,6 +388,62 @@ class InputModel(Model):
             model_id = found[0].id
         super().__init__(model_id)
 
+    @classmethod
+    def import_model(
+        cls,
+        weights_url: str,
+        config_text: str | None = None,
+        config_dict: dict[str, Any] | None = None,
+        label_enumeration: Mapping[str, int] | None = None,
+        name: str | None = None,
+        project: str | None = None,
+        tags: list[str] | None = None,
+        comment: str | None = None,
+        is_package: bool = False,
+        create_as_published: bool = False,
+        framework: str | None = None,
+    ) -> InputModel:
+        """A model of pre-trained weights at a URL (a local path or any fsspec URL). The
+        weights are copied into the store, where every worker reads them (ClearML only
+        links the URL); importing the same URL again gives the model it made, and the
+        other arguments are ignored, as in ClearML."""
+        existing = cls.load_model(weights_url)
+        if existing is not None:
+            return existing
+        store, task = current_store(), current_task()
+        model_id = registry.new_id()
+        with _local_file(weights_url) as path:
+            weights = registry.put_weights(store, model_id, path)
+        record = registry.new_record(
+            model_id,
+            name=name or (f"Imported by {task.name or ''}" if task else Path(path).stem),
+            project=project or (task.project if task else None),
+            framework=str(framework) if framework is not None else None,
+            tags=[str(t) for t in tags or []],
+            comment=(f"Imported by task id: {task.id}" if task else None)
+            if comment is None else comment,
+            config_text=_config_text(config_text, config_dict),
+            config_dict=dict(config_dict) if config_dict is not None else None,
+            labels=_labels(label_enumeration),
+            weights=weights,
+            package=is_package,
+            published=create_as_published,
+            source=_source(weights_url),
+        )  # fmt: skip
+        return cast_model(cls, registry.write(store, record), store)
+
+    @classmethod
+    def load_model(cls, weights_url: str, load_archived: bool = False) -> InputModel | None:
+        """The newest model imported from this URL, or whose weights are there; None
+        when there is none."""
+        if not weights_url:
+            raise ValueError("Please provide a valid weights_url parameter")
+        store, source = current_store(), _source(weights_url)
+        for record in registry.query(store, include_archived=load_archived):
+            if source in (record.source, record.url):
+                return cast_model(cls, record, store)
+        return None
+
     def connect(
         self, task: Task, name: str | None = None, ignore_remote_overrides: bool = False
     ) -> None:
@@ -399,6 +452,34 @@ class InputModel(Model):
         url = self.url
         entry = name or (Path(url).stem if url else "") or "Input Model"
         task._add_model("input", entry, self._record())
+
+
+def cast_model(kind: type[Model], record: ModelRecord, store: Store) -> Any:
+    """A `Model` (or `InputModel`) of a record already read."""
+    model = kind.__new__(kind)
+    BaseModel.__init__(model, record, store)
+    return model
+
+
+def _source(url: str) -> str:
+    """A weights URL as the registry keeps it: a local path made absolute."""
+    return url if "://" in url else os.path.abspath(url)
+
+
+@contextlib.contextmanager
+def _local_file(url: str) -> Iterator[str]:
+    """A local path holding what `url` points at (a local file as is)."""
+    if "://" not in url or url.startswith("file://"):
+        path = url.removeprefix("file://")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"import_model: no weights file {url!r}")
+        yield path
+        return
+    fs, remote = fsspec.core.url_to_fs(url)
+    with tempfile.TemporaryDirectory(prefix="pipec-import-") as scratch:
+        local = os.path.join(scratch, os.path.basename(remote.rstrip("/")) or "weights")
+        fs.get_file(remote, local)
+        yield local
 
 
 def _closest(project: str | None, name: str | None) -> str:

@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from pipec import templates
 from pipec.api import model as model_api
-from pipec.api.model import InputModel, Model, OutputModel
+from pipec.api.model import InputModel, Model, OutputModel, cast_model
 from pipec.capture.session import active_session
 from pipec.capture.trace import active_trace
 from pipec.errors import UsageError, caller_frame, display_path
@@ -1089,7 +1089,7 @@ class Task:
 
         def registered(name: str, model_id: str) -> Iterator[tuple[str, Any]]:
             with contextlib.suppress(registry.ModelNotFoundError):  # removed since
-                yield name, Model._of(registry.read(store, model_id), store)
+                yield name, cast_model(Model, registry.read(store, model_id), store)
 
         output: list[tuple[str, Any]] = []
         for name, stored in record.models.items():

@@ -47,6 +47,8 @@ class ModelRecord(BaseModel):
     weights: StoredValue | None = None
     package: bool = False
     """The weights are a zip of a folder (`update_weights_package`)."""
+    source: str | None = None
+    """The URL the weights were imported from (`InputModel.import_model`)."""
     published: bool = False
     archived: bool = False
     """Left out of queries unless they ask for archived models too."""
