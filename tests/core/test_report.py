@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, PIPELINES, run_pipec
+from conftest import EXAMPLES, PIPELINES, marked_line, rel, run_pipec
 from pipec.report import read_run, run_page
 from pipec.report.server import make_server
-from pipec.runtime.runstore import RunFiles, list_runs
+from pipec.runtime.runstore import list_runs
 from pipec.store import Store
 
 FAST = {"PYTHONDONTWRITEBYTECODE": ""}
@@ -92,6 +92,13 @@ def test_a_failed_run_shows_its_error_and_each_status(tmp_path: Path, pipec_home
     }  # fmt: skip
     error = re.search(r'<div class="error" id="run-error">(.*?)</div>', page, re.S)
     assert error is not None and "bad row 3" in error.group(1)
+    assert '<th>failed step</th><td><a href="#step-boom">boom</a>' in page
+    line = marked_line(RAISES)
+    assert "attempt 1: failed, " in page and f"at <code>{rel(RAISES)}:{line}</code>" in page
+    traceback = re.search(r'<pre class="traceback">(.*?)</pre>', page, re.S)
+    assert traceback is not None
+    assert traceback.group(1).rstrip().endswith("ValueError: bad row 3")
+    assert "pipec/runtime" not in traceback.group(1)  # pipec's own frames are left out
 
 
 def test_reports_are_shown_and_every_text_is_escaped(tmp_path: Path, pipec_home: Path) -> None:
@@ -119,15 +126,14 @@ def test_reports_are_shown_and_every_text_is_escaped(tmp_path: Path, pipec_home:
 
 
 def test_an_attempts_console_is_shown_escaped(tmp_path: Path, pipec_home: Path) -> None:
-    store_path = tmp_path / "store"
-    run_id = run(PIPELINES / "run" / "tiny.py", store_path, pipec_home)
-    store = Store(str(store_path))
-    console = f"{RunFiles('tiny', run_id).step_dir('touch')}/console/1.log"
-    store.write_bytes(console, b"step touch says <hello> & bye\n")
+    store = tmp_path / "store"
+    run_id = run(REPORTS, store, pipec_home, target="local")  # printed in a step process
+    page = run_page(read_run(Store(str(store)), run_id))
 
-    page = run_page(read_run(store, run_id))
-
-    assert "<pre class='console'>step touch says &lt;hello&gt; &amp; bye\n</pre>" in page
+    console = re.search(r"<pre class='console'>(.*?)</pre>", page, re.S)
+    assert console is not None
+    assert "&lt;b&gt;printed, not bold&lt;/b&gt;" in console.group(1)
+    assert "<b>printed" not in page
 
 
 def test_report_of_an_unknown_run_is_a_usage_error(tmp_path: Path, pipec_home: Path) -> None:

@@ -128,6 +128,11 @@ def _run_facts(data: RunData) -> str:
         ("duration", _took(record.started, record.ended)),
         ("storage", f"<code>{escape(data.store.url)}</code>"),
     ]
+    if record.failed_step:
+        link = f'<a href="#step-{anchor(record.failed_step)}">{escape(record.failed_step)}</a>'
+        facts.append(("failed step", link))
+    if record.resumed_from:
+        facts.append(("resumed from", escape(record.resumed_from)))
     if record.tags:
         facts.append(("tags", escape(", ".join(record.tags))))
     if record.return_value is not None:
@@ -223,18 +228,16 @@ def _attempt(data: RunData, step: StepRecord, attempt: Attempt) -> str:
         f"attempt {attempt.number}: {escape(attempt.status)}, "
         f"{_took(attempt.started, attempt.ended)}"
     )
-    location = getattr(attempt, "location", None)
-    if location:
-        head += f" at <code>{escape(location)}</code>"
+    if attempt.location:
+        head += f" at <code>{escape(attempt.location)}</code>"
     parts = [f"<h3>{head}</h3>"]
     if attempt.error:
         parts.append(f'<div class="error">{escape(attempt.error)}</div>')
-    traceback = getattr(attempt, "traceback", None)
-    if traceback:
-        parts.append(f'<pre class="traceback">{escape(traceback)}</pre>')
+    if attempt.traceback:
+        parts.append(f'<pre class="traceback">{escape(attempt.traceback)}</pre>')
     console = data.consoles.get((step.name, attempt.number))
     if console is not None:
-        mark = " (truncated when recorded)" if getattr(attempt, "truncated", False) else ""
+        mark = " (truncated when recorded)" if attempt.truncated else ""
         parts.append(
             f"<details{' open' if attempt.status == 'failed' else ''}><summary>console"
             f"{mark}</summary><pre class='console'>{escape(console)}</pre></details>"

@@ -10,6 +10,7 @@ def report_all(rows: int):
     class Opaque:
         pass
 
+    print("<b>printed, not bold</b>")
     logger = Logger.current_logger()
     for i in range(rows):
         logger.report_scalar("loss", "train", value=1.0 / (i + 1), iteration=i)
