@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import signal
+import subprocess
 import threading
 import urllib.error
 import urllib.request
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, PIPELINES, marked_line, rel, run_pipec
+from conftest import EXAMPLES, PIPELINES, cli_env, marked_line, pipec_executable, rel, run_pipec
 from pipec.report import read_run, run_page
 from pipec.report.server import make_server
 from pipec.runtime.runstore import list_runs
@@ -191,3 +193,21 @@ def test_ui_answers_only_to_loopback_names(served: tuple[str, Store, str]) -> No
     port = base.rsplit(":", 1)[1]
     assert get(base + "/", host=f"localhost:{port}")[0] == 200
     assert get(base + "/", host=f"evil.example:{port}")[0] == 403
+
+
+def test_pipec_ui_serves_a_store_on_a_free_loopback_port(tmp_path: Path, pipec_home: Path) -> None:
+    run_id = run(PIPELINES / "run" / "tiny.py", tmp_path / "store", pipec_home)
+    proc = subprocess.Popen(
+        [pipec_executable(), "ui", "--storage", str(tmp_path / "store"), "--port", "0"],
+        stderr=subprocess.PIPE, text=True, env=cli_env(pipec_home, {"COLUMNS": "500"}),
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        match = re.search(r"serving .* at (http://127\.0\.0\.1:\d+)/ \(Ctrl\+C stops\)", line)
+        assert match, line
+        status, listing = get(match.group(1) + "/")
+        assert status == 200 and f"/runs/{run_id}" in listing
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait() == 0
