@@ -9,6 +9,7 @@ or machine that shares the store. Same names, parameters and defaults as ClearML
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import shutil
@@ -277,8 +278,11 @@ _METADATA_TYPES = ("float", "int", "bool", "str", "basestring", "list", "tuple",
 
 
 def _metadata_entry(key: Any, value: Any, v_type: str | None) -> dict[str, str]:
-    text = json.dumps(list(value) if isinstance(value, tuple) else value) if isinstance(
-        value, (list, tuple, dict)) else str(value)  # fmt: skip
+    """ClearML keeps metadata as text; containers are kept as JSON so they read back."""
+    if isinstance(value, (list, tuple, dict)):
+        text = json.dumps(list(value) if isinstance(value, tuple) else value)
+    else:
+        text = str(value)
     kind = str(v_type) if str(v_type) in _METADATA_TYPES else str(None)
     return {"key": str(key), "value": text, "type": kind}
 
@@ -486,8 +490,6 @@ def _closest(project: str | None, name: str | None) -> str:
     """The models of the store whose names are nearest to `name`, to say in an error."""
     if name is None:
         return ""
-    import difflib
-
     names = sorted({m.name for m in registry.all_models(current_store())})
     near = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
     have = near or names[:5]
