@@ -6,6 +6,7 @@ PipelineDecorator` becomes `from pipec import PipelineDecorator`.
 
 from pipec._version import __version__
 from pipec.api import (
+    Dataset,
     InputModel,
     Logger,
     Model,
@@ -18,6 +19,7 @@ from pipec.api import (
 )
 
 __all__ = [
+    "Dataset",
     "InputModel",
     "Logger",
     "Model",

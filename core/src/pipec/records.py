@@ -108,6 +108,20 @@ class Monitored(_Record):
     models: dict[str, StoredValue] = Field(default_factory=dict)
 
 
+class DatasetUse(_Record):
+    """A dataset version a step created or read: lineage, and what a cache hit of the
+    step must find unchanged."""
+
+    id: str
+    project: str
+    name: str
+    version: str
+    use: Literal["created", "read"]
+    query: dict[str, JsonValue] | None = None
+    """How a read by project and name asked for it (`Dataset.get` arguments); asked
+    again before a cache hit, which holds only while it still finds this version."""
+
+
 class StepRecord(_Record):
     """One step of one run, written by the shim when the step's state changes."""
 
@@ -150,6 +164,8 @@ class StepRecord(_Record):
     """What `Task.mark_failed(status_reason=...)` said."""
     status_message: str | None = None
     """What `Task.mark_completed` / `mark_failed(status_message=...)` said."""
+    datasets: list[DatasetUse] = Field(default_factory=list)
+    """The dataset versions the step's code created or read (`Dataset.create` / `get`)."""
 
     @property
     def duration(self) -> float | None:
@@ -206,6 +222,7 @@ class CacheEntry(_Record):
     model_ids: dict[str, str] = Field(default_factory=dict)
     input_models: dict[str, str] = Field(default_factory=dict)
     reports: list[Report] = Field(default_factory=list)
+    datasets: list[DatasetUse] = Field(default_factory=list)
 
 
 def jsonable(value: Any) -> JsonValue | None:

@@ -6,12 +6,14 @@ pipeline changes its import line and nothing else. Everything here is built on
 """
 
 from pipec.api.controller import PipelineController
+from pipec.api.dataset import Dataset
 from pipec.api.decorator import PipelineDecorator
 from pipec.api.model import InputModel, Model, OutputModel
 from pipec.api.storage_manager import StorageManager
 from pipec.api.task import Logger, Task, TaskTypes
 
 __all__ = [
+    "Dataset",
     "InputModel",
     "Logger",
     "Model",

@@ -17,6 +17,7 @@ Layout (all paths relative to the store URL):
     cache/<key[:2]>/<key>.json                              CacheEntry
     models/<id>/model.json                                  a registered model (pipec.registry)
     models/<id>/<upload>/<file>                             its weights
+    datasets/...                                            ClearML datasets (see pipec.registry)
 
 Every write is atomic: a reader sees the whole object or nothing.
 
@@ -139,6 +140,46 @@ class Store:
         else:  # one whole-object upload: atomic on object stores
             self._fs.pipe_file(path, data)
         return self.uri(rel)
+
+    def create_bytes(self, rel: str, data: bytes) -> bool:
+        """Write `rel` whole, only if nothing is there yet: False (and nothing written)
+        when it exists. Of two processes creating the same name at once, one wins.
+
+        A local file is linked into place from a complete temporary file (a link never
+        replaces a name); an object store gets one conditional upload (If-None-Match).
+        """
+        path = self._path(rel)
+        if not self._local:
+            try:
+                self._fs.pipe_file(path, data, mode="create")
+            except FileExistsError:
+                return False
+            return True
+        with _atomic_local(path) as tmp:
+            Path(tmp).write_bytes(data)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+        return True
+
+    def copy_in(self, rel: str, source: str) -> str:
+        """Copy a local file to `rel` without loading it into memory (atomic)."""
+        target = self._path(rel)
+        if self._local:
+            with _atomic_local(target) as tmp:
+                shutil.copyfile(source, tmp)
+        else:  # put_file is one upload: the object appears when it is complete
+            self._fs.put_file(source, target)
+        return self.uri(rel)
+
+    def copy_out(self, rel_or_uri: str, target: str) -> None:
+        """Copy a stored file to a local path (not atomic: write into a folder of your own)."""
+        fs, path = self._locate(rel_or_uri)
+        if isinstance(fs, LocalFileSystem):
+            shutil.copyfile(path, target)
+        else:
+            fs.get_file(path, target)
 
     def read_bytes(self, rel_or_uri: str) -> bytes:
         fs, path = self._locate(rel_or_uri)
@@ -265,7 +306,7 @@ class Store:
         if not target.exists():
             with _atomic_local(str(target)) as tmp:
                 fs.get_file(path, tmp)
-                if _file_digest(tmp) != stored.hash:
+                if file_digest(tmp) != stored.hash:
                     raise StorageError(f"{stored.uri} no longer holds the value it was stored with")
         return str(target)
 
@@ -288,15 +329,9 @@ class Store:
 
     def _put_local_file(self, rel: str, source: str, serializer: str, of_type: str) -> StoredValue:
         """Copy a local file into the store without loading it into memory."""
-        digest = _file_digest(source)
-        target = self._path(rel)
-        if self._local:
-            with _atomic_local(target) as tmp:
-                shutil.copyfile(source, tmp)
-        else:
-            self._fs.put_file(source, target)
+        digest = file_digest(source)
         return StoredValue(
-            uri=self.uri(rel),
+            uri=self.copy_in(rel, source),
             hash=digest,
             serializer=serializer,
             type_name=of_type,
@@ -406,7 +441,8 @@ def _serializer_named(name: str, uri: str) -> Serializer:
     )
 
 
-def _file_digest(path: str) -> str:
+def file_digest(path: str) -> str:
+    """sha256 of a local file, read in blocks (files may be larger than memory)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
