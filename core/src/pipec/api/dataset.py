@@ -12,7 +12,6 @@ finds the version it read.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import hashlib
 import logging
@@ -582,7 +581,7 @@ class Dataset:
                         dataset_project=dataset_project,
                         dataset_tags=dataset_tags,
                     )
-                raise DatasetError(_not_found(store, dataset_project, dataset_name, query))
+                raise DatasetError(registry.missing(store, dataset_project, dataset_name, query))
         found = cls(manifest, store, final=True)
         _note(manifest, "read", query)
         if alias:
@@ -817,7 +816,11 @@ class Dataset:
                 else registry.select(store, dataset_project, dataset_name, version=dataset_version)
             )
             if one is None:
-                raise DatasetError(_not_found(store, dataset_project, dataset_name, {}, dataset_id))
+                raise DatasetError(
+                    f"Could not find Dataset id {dataset_id} in storage {store.url}"
+                    if dataset_id
+                    else registry.missing(store, dataset_project, dataset_name, {})
+                )
             users = [m.id for m in registry.children(store, one.id)]
             if users and not force:
                 raise DatasetError(f"Dataset id={one.id} is used by datasets: {users}")
@@ -873,28 +876,3 @@ def _summary(store: Store, manifest: Manifest) -> dict[str, Any]:
         "version": manifest.version,
         "status": "published" if registry.is_published(store, manifest.id) else "completed",
     }
-
-
-def _not_found(
-    store: Store,
-    project: str | None,
-    name: str | None,
-    query: dict[str, JsonValue],
-    dataset_id: str | None = None,
-) -> str:
-    """What was asked for, and the closest datasets the store has."""
-    if dataset_id:
-        return f"Could not find Dataset id {dataset_id} in storage {store.url}"
-    asked = f"project {project!r}, name {name!r}"
-    if query.get("version"):
-        asked += f", version {query['version']!r}"
-    if query.get("tags"):
-        asked += f", tags {query['tags']}"
-    if query.get("only_published"):
-        asked += ", published"
-    have = sorted({f"{m.project}/{m.name}" for m in registry.every(store)})
-    close = difflib.get_close_matches(f"{project}/{name}", have, n=3, cutoff=0.4)
-    hint = f"; closest: {', '.join(close)}" if close else ""
-    if not have:
-        hint = "; the store has no datasets"
-    return f"Could not find Dataset ({asked}) in storage {store.url}{hint}"

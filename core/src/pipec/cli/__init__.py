@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from pipec.cli import cache, housekeeping, models, pipelines, runs, tasks, ui
+from pipec.cli import cache, datasets, housekeeping, models, pipelines, runs, tasks, ui
 
 app = typer.Typer(
     help="Capture ClearML-style pipelines, inspect, compile and run them.",
@@ -27,6 +27,7 @@ app.add_typer(cache.app, name="cache")
 app.command("ui")(ui.ui)
 app.command("gc")(housekeeping.gc)
 app.add_typer(models.app, name="models")
+app.add_typer(datasets.app, name="datasets")
 
 
 def main() -> None:

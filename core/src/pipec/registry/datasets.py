@@ -20,6 +20,7 @@ Internal: pipeline code uses `pipec.api.dataset.Dataset` (ClearML's `Dataset`).
 
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 import tempfile
@@ -234,6 +235,26 @@ def select(
     if only_published:
         candidates = [m for m in candidates if is_published(store, m.id)]
     return latest(candidates)
+
+
+def missing(
+    store: Store, project: str | None, name: str | None, query: dict[str, JsonValue]
+) -> str:
+    """Why `select` found nothing: what was asked for, and the closest datasets the store
+    has (a misspelt name is the usual reason)."""
+    asked = f"project {project!r}, name {name!r}"
+    if query.get("version"):
+        asked += f", version {query['version']!r}"
+    if query.get("tags"):
+        asked += f", tags {query['tags']}"
+    if query.get("only_published"):
+        asked += ", published"
+    have = sorted({f"{m.project}/{m.name}" for m in every(store)})
+    close = difflib.get_close_matches(f"{project}/{name}", have, n=3, cutoff=0.4)
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    if not have:
+        hint = "; the store has no datasets"
+    return f"Could not find Dataset ({asked}) in storage {store.url}{hint}"
 
 
 def unchanged(store: Store, uses: Iterable[DatasetUse]) -> bool:

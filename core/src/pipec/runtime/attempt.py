@@ -217,6 +217,7 @@ def execute(
     record.outputs, record.artifacts, record.models, record.reports = {}, {}, {}, []
     record.model_ids, record.input_models = {}, {}
     record.monitored, record.for_pipeline = Monitored(), Monitored()
+    record.datasets = []
     started = time.time()
     error: str | None = None
     status = "completed"
@@ -297,6 +298,7 @@ def execute(
                 model_ids=record.model_ids,
                 input_models=record.input_models,
                 reports=record.reports,
+                datasets=record.datasets,
             ),
         )
     return record

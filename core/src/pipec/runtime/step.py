@@ -20,6 +20,7 @@ from pipec.exprs import literal
 from pipec.ir import ArtifactRef, CallableSpec, OutputRef, Step, Template, iter_refs
 from pipec.records import Attempt, CacheEntry, StepRecord, StepStatus, jsonable
 from pipec.refs import render
+from pipec.registry import datasets
 from pipec.runtime.attempt import monitored
 from pipec.runtime.node import EnginePolicies, Node, retry_policy
 from pipec.runtime.runstore import StoredRun, load_callable
@@ -181,6 +182,8 @@ class Lifecycle:
                 if self.refreshes(step.name)
                 else cache.lookup(self.run.store, record.cache_key)
             )
+            if entry is not None and not datasets.unchanged(self.run.store, entry.datasets):
+                entry = None  # it read a dataset version that is no longer the one it would get
             if entry is not None:
                 return self._reuse(node, step, record, entry.step_id, entry)
         self.set_status(node, "running", step)
@@ -212,6 +215,7 @@ class Lifecycle:
                 model_ids=done.model_ids,
                 input_models=done.input_models,
                 reports=done.reports,
+                datasets=done.datasets,
                 parameters={_input(step, k): jsonable(v) for k, v in node.parameters.items()},
                 ended=time.time(),
             )
