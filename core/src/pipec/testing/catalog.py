@@ -582,6 +582,67 @@ CASES: tuple[Case, ...] = (
             ),
         ),
     ),
+    Case(
+        id="dataset_decorator",
+        pipeline="dataset_decorator.py",
+        about="a Dataset the first step makes from files is read by project and name in the "
+        "next ones, on any target sharing the store; a second run makes version 1.0.1, which "
+        "they then read",
+        runs=(
+            Run(
+                Expected(
+                    status="completed",
+                    steps={
+                        "make": "completed",
+                        "total": StepExpect("completed", outputs={"total": 5}),
+                        "count": StepExpect("completed", outputs={"count": 3}),
+                    },
+                    bodies=("make 1.0.0 3", "total 1.0.0 True", "count 1.0.0 True"),
+                    return_value=[5, 3],
+                )
+            ),
+            Run(
+                Expected(
+                    status="completed",
+                    steps={"make": "completed", "total": "completed", "count": "completed"},
+                    bodies=("make 1.0.1 4", "total 1.0.1 True", "count 1.0.1 True"),
+                    return_value=[14, 4],
+                ),
+                params={"rows": 4},
+            ),
+        ),
+    ),
+    Case(
+        id="dataset_controller",
+        pipeline="dataset_controller.py",
+        about="controller function steps: the first makes a Dataset from a folder's files, "
+        "the next read it by project and name (and by id); a second run makes version 1.0.1",
+        runs=(
+            Run(
+                Expected(
+                    status="completed",
+                    steps={
+                        "make": "completed",
+                        "total": StepExpect("completed", outputs={"total": 10}),
+                        "largest": StepExpect("completed", outputs={"result": [1, 10]}),
+                    },
+                    bodies=("make 1.0.0 4", "total 1.0.0 True", "largest 1.0.0 True"),
+                )
+            ),
+            Run(
+                Expected(
+                    status="completed",
+                    steps={
+                        "make": "completed",
+                        "total": StepExpect("completed", outputs={"total": 66}),
+                        "largest": StepExpect("completed", outputs={"result": [2, 66]}),
+                    },
+                    bodies=("make 1.0.1 11", "total 1.0.1 True", "largest 1.0.1 True"),
+                ),
+                params={"rows": 11},
+            ),
+        ),
+    ),
 )
 
 
