@@ -320,6 +320,20 @@ def test_finalize_with_files_not_uploaded_says_so(store: Path, tmp_path: Path) -
     assert Dataset.list_datasets() == []
 
 
+def test_a_file_changed_between_add_files_and_upload_is_refused(
+    store: Path, tmp_path: Path
+) -> None:
+    data = folder_of(tmp_path / "data", {"a.txt": "a", "b.txt": "b"})
+    dataset = Dataset.create(dataset_name="rows", dataset_project="demo")
+    dataset.add_files(data)
+    (data / "b.txt").write_text("changed")
+    with pytest.raises(ValueError, match=r"b\.txt changed after add_files hashed it"):
+        dataset.upload(max_workers=1)
+    for blob in blobs(store):  # nothing is stored under a name that is not its content
+        assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
+    assert hashlib.sha256(b"changed").hexdigest() not in {b.name for b in blobs(store)}
+
+
 def test_a_missing_dataset_names_project_and_name_and_the_closest_ones(
     store: Path, tmp_path: Path
 ) -> None:

@@ -33,7 +33,7 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from pipec.records import DatasetUse, StoredValue
-from pipec.store import Store, slug
+from pipec.store import ContentChanged, Store, slug
 from pipec.store.downloads import cache_dir
 
 ROOT = "datasets"
@@ -304,7 +304,13 @@ def upload(
         assert entry.local_path is not None
         rel = blob_path(entry.hash)
         if not store.exists(rel):
-            store.copy_in(rel, entry.local_path)
+            try:
+                store.copy_in(rel, entry.local_path, entry.hash)
+            except ContentChanged:
+                raise DatasetError(
+                    f"{entry.local_path} changed after add_files hashed it: add it again "
+                    f"(dataset path {entry.relative_path!r})"
+                ) from None
         return entry.model_copy(update={"local_path": None, "store": where})
 
     with ThreadPoolExecutor(_workers(max_workers)) as pool:

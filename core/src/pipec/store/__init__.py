@@ -68,6 +68,10 @@ class StorageError(Exception):
     """The store cannot be reached or written (message names the URL and why)."""
 
 
+class ContentChanged(StorageError):
+    """A local file's content is not what it was when it was hashed."""
+
+
 def slug(name: str) -> str:
     """A pipeline or step name as one safe path segment.
 
@@ -163,13 +167,20 @@ class Store:
                 return False
         return True
 
-    def copy_in(self, rel: str, source: str) -> str:
-        """Copy a local file to `rel` without loading it into memory (atomic)."""
+    def copy_in(self, rel: str, source: str, digest: str | None = None) -> str:
+        """Copy a local file to `rel` without loading it into memory (atomic). With
+        `digest`, only a copy of that content is kept: a file that changed since it was
+        hashed raises ContentChanged and leaves nothing."""
         target = self._path(rel)
         if self._local:
             with _atomic_local(target) as tmp:
-                shutil.copyfile(source, tmp)
+                if digest is None:
+                    shutil.copyfile(source, tmp)
+                elif _copy_hashing(source, tmp) != digest:
+                    raise ContentChanged(source)
         else:  # put_file is one upload: the object appears when it is complete
+            if digest is not None and file_digest(source) != digest:
+                raise ContentChanged(source)
             self._fs.put_file(source, target)
         return self.uri(rel)
 
@@ -439,6 +450,17 @@ def _serializer_named(name: str, uri: str) -> Serializer:
         f"{uri} was written by the serializer {name!r}, which no installed pipec plugin "
         "provides: install the plugin that wrote it"
     )
+
+
+def _copy_hashing(source: str, target: str) -> str:
+    """Copy a file and return the sha256 of what was copied, reading it once."""
+    digest = hashlib.sha256()
+    buffer = memoryview(bytearray(1 << 20))
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        while size := src.readinto(buffer):
+            digest.update(buffer[:size])
+            dst.write(buffer[:size])
+    return digest.hexdigest()
 
 
 def file_digest(path: str) -> str:
