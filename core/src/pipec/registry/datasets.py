@@ -323,7 +323,7 @@ def commit(store: Store, manifest: Manifest, *, auto_version: bool) -> Manifest:
     error."""
     while True:
         path = _version_path(manifest.project, manifest.name, manifest.version)
-        if store.create_bytes(path, manifest.model_dump_json(indent=2).encode()):
+        if store.create_bytes(path, manifest.model_dump_json(exclude_none=True).encode()):
             store.write_model(_id_path(manifest.id), _Pointer(path=path))
             return manifest
         if not auto_version:
