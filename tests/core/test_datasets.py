@@ -3,6 +3,7 @@ processes racing or dying, lineage in pipeline steps, the CLI, and bad input."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -12,12 +13,13 @@ import subprocess
 import sys
 import textwrap
 import time
+import tokenize
 from pathlib import Path
 from typing import Any
 
 import fsspec
 import pytest
-from conftest import PIPELINES, rel, run_pipec
+from conftest import EXAMPLES, PIPELINES, rel, run_pipec, run_python
 from pipec import Dataset
 from pipec.registry import datasets as registry
 from pipec.runtime.runstore import find_run
@@ -536,3 +538,68 @@ def test_the_cli_lists_shows_files_and_removes(
     assert refused.returncode == 2 and child.id in refused.stderr
     assert pipec("datasets", "rm", "demo/rows").returncode == 0  # the latest: the child
     assert [d["id"] for d in json.loads(pipec("datasets", "list", "--json").stdout)] == [parent.id]
+
+
+# ------------------------------------------------------------------ ClearML's docs flow
+
+DOCS_FLOW = EXAMPLES / "datasets"
+
+
+def test_the_dataset_examples_change_only_clearml_imports() -> None:
+    """Each example names pipec only in its import lines (and in prose): with `clearml`
+    there instead, it is the ClearML code its docs describe."""
+    for path in sorted(DOCS_FLOW.glob("*.py")):
+        source = path.read_text()
+        imports = {
+            node.lineno
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+        }
+        with path.open("rb") as handle:
+            names = [t for t in tokenize.tokenize(handle.readline) if t.type == tokenize.NAME]
+        uses = {t.start[0] for t in names if t.string == "pipec"}
+        assert uses and uses <= imports, (path.name, sorted(uses - imports))
+
+
+@pytest.mark.examples
+def test_clearmls_dataset_flow_runs_on_local(
+    tmp_path: Path, pipec_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Create a dataset from a folder, train from its latest version in a pipeline, add
+    a version with one file changed, train again: the step reading the dataset runs again
+    (its cache holds only for the version it read), and a third run is all cached."""
+    monkeypatch.setenv("PIPEC_CACHE_DIR", str(tmp_path / "cache"))
+    store = tmp_path / ".pipec" / "store"
+
+    def script(name: str) -> str:
+        result = run_python(DOCS_FLOW / name, pipec_home=pipec_home, cwd=tmp_path)
+        assert result.returncode == 0, result
+        return result.stdout
+
+    def train() -> dict[str, Any]:
+        result = run_pipec("run", DOCS_FLOW / "train_pipeline.py", "--target", "local",
+                           "--json", pipec_home=pipec_home, cwd=tmp_path)  # fmt: skip
+        assert result.returncode == 0, result
+        return json.loads(result.stdout)
+
+    assert "version 1.0.0: ['setosa.csv', 'versicolor.csv', 'virginica.csv']" in script(
+        "create_dataset.py"
+    )
+    first = train()
+    assert first["return_value"] > 0.9
+    assert "version 1.0.1: modified ['setosa.csv']" in script("new_version.py")
+    second = train()
+    assert {name: s["status"] for name, s in second["steps"].items()} == {
+        "load_dataset": "completed", "train": "completed",
+    }  # fmt: skip
+    found = find_run(Store(str(store)), second["run_id"])
+    assert found is not None
+    (load,) = [s for s in found[1] if s.name == "load_dataset"]
+    assert [(u.use, u.version) for u in load.datasets] == [("read", "1.0.1")]
+    third = train()
+    assert {s["status"] for s in third["steps"].values()} == {"cached"}
+    assert third["return_value"] == second["return_value"]
+    monkeypatch.setenv("PIPEC_STORAGE", str(store))
+    latest = Dataset.get(dataset_project="dataset_examples", dataset_name="iris")
+    assert latest.version == "1.0.1" and len(latest.list_files()) == 3
+    assert len(blobs(store)) == 4  # three files, and the one that changed
