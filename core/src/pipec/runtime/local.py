@@ -12,6 +12,7 @@ controller logic.
 from __future__ import annotations
 
 import contextvars
+import heapq
 import os
 import threading
 from collections.abc import Callable
@@ -163,8 +164,15 @@ class PipelineRun(ControllerView):
             else None
         )
         self.error: str | None = None
-        self._started: set[str] = set()
         self._cond = threading.Condition()
+        self._record_lock = threading.Lock()
+        # what is added and not started yet: each step's count of unfinished parents, its
+        # waiting children, and the steps whose parents all finished, by when they were
+        # added, so the scheduler starts them in the order they were added
+        self._unfinished: dict[str, int] = {}
+        self._children: dict[str, list[str]] = {}
+        self._ready: list[tuple[int, str]] = []
+        self._order: dict[str, int] = {}
         self._pool = (
             None
             if executor.serial
@@ -190,27 +198,41 @@ class PipelineRun(ControllerView):
         return runstore.end_attempt(self.state, step, number, status, error)
 
     def _write_record(self) -> None:
-        self.record.steps = list(self.steps)
-        self.state.write_record(self.record)
+        # its own lock, not the scheduler's: steps finish while the record is written
+        with self._record_lock:
+            self.record.steps = list(self.steps)
+            self.state.write_record(self.record)
 
     # ------------------------------------------------------------- steps
 
     def add(self, step: Step) -> Node:
         """Add a step; it starts as soon as its parents have finished."""
         with self._cond:
-            if step.name in self.steps:
-                raise UsageError(f"step {step.name!r} was added twice")
-            missing = [p for p in step.parents if p not in self.steps]
-            if missing:
-                raise UsageError(f"step {step.name!r} depends on unknown steps {missing}")
-            self.state.write_spec(step)
-            node = Node.of(step)
+            self._check_new(step)
+        self.state.write_spec(step)  # unlocked: the steps running finish meanwhile
+        node = Node.of(step)
+        with self._cond:
+            self._check_new(step)
             self.steps[step.name] = step
             self.nodes[step.name] = node
-            self._write_record()
+            self._order[step.name] = len(self._order)
+            unfinished = [p for p in step.parents if p not in self.records]
+            self._unfinished[step.name] = len(unfinished)
+            for parent in unfinished:
+                self._children.setdefault(parent, []).append(step.name)
+            if not unfinished:
+                heapq.heappush(self._ready, (self._order[step.name], step.name))
             self.progress.add(step.name)
+        self._write_record()
         self._schedule()
         return node
+
+    def _check_new(self, step: Step) -> None:
+        if step.name in self.steps:
+            raise UsageError(f"step {step.name!r} was added twice")
+        missing = [p for p in step.parents if p not in self.steps]
+        if missing:
+            raise UsageError(f"step {step.name!r} depends on unknown steps {missing}")
 
     def unique_name(self, base: str) -> str:
         """ClearML's naming of a component's step (`pipec.naming`)."""
@@ -222,22 +244,14 @@ class PipelineRun(ControllerView):
             return "the pipeline was stopped"
         return skip_reason([(self.nodes[p], self.records[p]) for p in node.parents])
 
-    def _ready(self) -> list[str]:
-        return [
-            name
-            for name, node in self.nodes.items()
-            if name not in self._started and all(p in self.records for p in node.parents)
-        ]
-
     def _schedule(self) -> None:
         """Start every step whose parents are done (inline when serial)."""
         while True:
             with self._cond:
-                ready = self._ready()
-                if not ready:
+                if not self._ready:
                     return
-                name = ready[0]
-                self._started.add(name)
+                _, name = heapq.heappop(self._ready)
+                del self._unfinished[name]
                 reason = self._blocked_by(self.nodes[name])
             if reason is not None:
                 self._done(name, self.lifecycle.skip(self.nodes[name], self.steps[name], reason))
@@ -263,6 +277,10 @@ class PipelineRun(ControllerView):
         self.progress.finished(record)
         with self._cond:
             self.records[name] = record
+            for child in self._children.pop(name, []):
+                self._unfinished[child] -= 1
+                if not self._unfinished[child]:
+                    heapq.heappush(self._ready, (self._order[child], child))
             self._cond.notify_all()
         if is_fatal(node, record) and self.pipeline.policies.abort_on_failure and not self.stopping:
             self.stop(status="failed")
@@ -291,8 +309,9 @@ class PipelineRun(ControllerView):
     def wait(self, timeout: float | None = None) -> bool:
         """Until every added step has finished; False on timeout."""
         with self._cond:
+            # a record is only ever of an added step
             return self._cond.wait_for(
-                lambda: all(n in self.records for n in self.nodes), timeout=timeout
+                lambda: len(self.records) == len(self.nodes), timeout=timeout
             )
 
     def _out_of_time(self, limit: float) -> None:
