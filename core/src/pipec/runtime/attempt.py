@@ -209,9 +209,12 @@ def execute(
     attempt: int,
     *,
     cancelled: Callable[[], bool] = lambda: False,
+    run: StoredRun | None = None,
 ) -> StepRecord:
-    """Run one attempt of a step whose record the lifecycle has set to `running`."""
-    run = open_run(call.store, call.pipeline, call.run_id, steps=False)
+    """Run one attempt of a step whose record the lifecycle has set to `running`. `run` is
+    the call's run when the caller has it open already (an attempt in the scheduler's own
+    process, `debug`): a step process opens it from the store."""
+    run = run or open_run(call.store, call.pipeline, call.run_id, steps=False)
     step = run.step(call.step)
     record = run.step_record(call.step)
     record.outputs, record.artifacts, record.models, record.reports = {}, {}, {}, []

@@ -59,7 +59,9 @@ class InProcess:
             def body() -> StepRecord:
                 try:
                     with capturing(log):
-                        return attempts.execute(call, number, cancelled=stopped.is_set)
+                        return attempts.execute(
+                            call, number, cancelled=stopped.is_set, run=run.state
+                        )
                 finally:
                     log.close()
 
