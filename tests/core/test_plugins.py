@@ -1,15 +1,17 @@
 """Targets are checked as they register: a plugin that breaks the contract is named once,
-before any pipeline can fail far away because of it."""
+before any pipeline can fail far away because of it. An observer that cannot do its work
+never fails a run: what it says goes into the run record."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pipec import plugins
-from pipec.adapter import hookimpl
+from pipec.adapter import hookimpl, read_run
 from pipec.cli import app
 from pipec.errors import UsageError
 from typer.testing import CliRunner
@@ -114,3 +116,48 @@ def test_an_option_without_a_value_is_a_usage_error(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 2
     assert "--option takes NAME=VALUE, got 'storage'" in result.stderr
+
+
+class Observer:
+    """A tracker that reads each finished run's steps and cannot log them."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, list[str]]] = []
+
+    @hookimpl
+    def pipec_run_event(self, store: str, record: Any, event: str) -> str | None:
+        if event == "started":
+            self.seen.append((store, event, []))
+            return None
+        pipeline, steps = read_run(store, record)
+        self.seen.append((store, event, [s.name for s in pipeline.steps]))
+        return f"observer: {[(s.name, s.status) for s in steps]} not logged"
+
+
+def test_what_an_observer_could_not_do_is_in_the_run_record(tmp_path: Path) -> None:
+    observer = Observer()
+    pm = plugins.plugin_manager()
+    pm.register(observer, name="observer")
+    try:
+        result = CliRunner().invoke(
+            app,
+            ["run", "tests/core/pipelines/decorator/round_output.py", "--target", "debug",
+             "--storage", str(tmp_path), "--json"],
+        )  # fmt: skip
+        shown = CliRunner().invoke(
+            app, ["runs", "show", json.loads(result.stdout)["run_id"], "--storage", str(tmp_path)]
+        )
+    finally:
+        pm.unregister(observer)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    note = "observer: [('evaluate', 'completed'), ('publish', 'completed')] not logged"
+    assert summary["status"] == "completed"  # the observer never fails the run
+    assert summary["observer_notes"] == [note]
+    assert observer.seen == [
+        (str(tmp_path), "started", []),
+        (str(tmp_path), "completed", ["evaluate", "publish"]),
+    ]
+    record = tmp_path / "runs" / "round" / summary["run_id"] / "run.json"
+    assert json.loads(record.read_text())["observer_notes"] == [note]
+    assert f"observer      {note}" in shown.stdout

@@ -19,7 +19,7 @@ import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("core/src", "adapters/airflow/src", "adapters/prefect/src")
+SOURCES = ("core/src", "adapters/airflow/src", "adapters/prefect/src", "plugins/mlflow/src")
 CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
     "importlinter"
 ]
@@ -120,6 +120,11 @@ BAD_IMPORTS = {
         "adapters",
         {"adapters/prefect/src/pipec_prefect/__init__.py": "from pipec import __version__\n"},
         ("pipec_prefect -> pipec",),
+    ),
+    "the MLflow plugin reads the store's internals": BadImport(
+        "adapters",
+        {"plugins/mlflow/src/pipec_mlflow/hooks.py": "from pipec.runtime import runstore\n"},
+        ("pipec_mlflow.hooks -> pipec.runtime.runstore",),
     ),
     "a pipec module imports the package root": BadImport(
         "package-root",

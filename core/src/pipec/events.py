@@ -20,5 +20,7 @@ def step_event(store: str, pipeline: str, run_id: str, step: str, event: str) ->
     )
 
 
-def run_event(record: RunRecord, event: str) -> None:
-    plugin_manager().hook.pipec_run_event(record=record, event=event)
+def run_event(store: str, record: RunRecord, event: str) -> list[str]:
+    """What the observers could not do, one line each (see `pipec_run_event`)."""
+    notes = plugin_manager().hook.pipec_run_event(store=store, record=record, event=event)
+    return [note for note in notes if note]

@@ -33,6 +33,10 @@ def pipec_step_event(store: str, pipeline: str, run_id: str, step: str, event: s
 
 
 @hookspec
-def pipec_run_event(record: RunRecord, event: str) -> None:
+def pipec_run_event(store: str, record: RunRecord, event: str) -> str | None:
     """A run `started` or finished (`completed`, `failed`, `aborted`); the record holds the
-    pipeline-level metrics, artifacts and models that `monitor_*` forwarded."""
+    pipeline-level metrics, artifacts and models that `monitor_*` forwarded, and its steps'
+    records are in `store` (`pipec.adapter.read_run`).
+
+    An observer never fails a run: what it could not do (a tracker that is down) it
+    returns as one line, which the run record keeps in `observer_notes`."""

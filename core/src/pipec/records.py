@@ -202,6 +202,9 @@ class RunRecord(_Record):
     """Tags of the pipeline's own task (`Task.current_task().add_tags` in the logic)."""
     configurations: dict[str, Configuration] = Field(default_factory=dict)
     parameter_descriptions: dict[str, str] = Field(default_factory=dict)
+    observer_notes: list[str] = Field(default_factory=list)
+    """What plugins observing the run could not do (a tracker that was down: what it did
+    not log), one line each; the run went on regardless."""
 
 
 class CacheEntry(_Record):

@@ -17,6 +17,9 @@ adapters to that. The pieces:
 - `run_logic`: for targets with the `dynamic` capability, the pipeline's own logic
   running in the engine's flow, each attempt an engine task (`EngineAttempt`);
 - `open_store`, `check_parameters`, `run_id_of`: the checks every target makes first;
+- `read_run`: for observers (`pipec_run_event`), the IR a run executed and its steps'
+  records (`StepRecord`, with their `Report`s and `StoredValue`s); `Store.local_path`
+  gives a stored value's bytes as a local file;
 - `codegen`: helpers for targets that write files (`py_literal`, `write_beside_ir`, ...).
 """
 
@@ -33,7 +36,7 @@ from pipec.errors import PipelineError, UsageError
 from pipec.hookspecs import hookimpl
 from pipec.ir import Pipeline, Step
 from pipec.params import cast_values
-from pipec.records import RunRecord, StepRecord
+from pipec.records import Report, RunRecord, StepRecord, StoredValue
 from pipec.runtime import engine, runstore
 from pipec.runtime.engine import ENGINE_FEATURES, StepOutcome, StepRetry, handoff
 from pipec.runtime.local import PipelineRun
@@ -66,6 +69,22 @@ def run_id_of(engine_id: str) -> str:
     """An engine's run id (a DAG run id, a flow run id) as a pipec run id: one safe path
     segment of the store."""
     return slug(engine_id)
+
+
+def read_run(store: str, record: RunRecord) -> tuple[Pipeline, list[StepRecord]]:
+    """The IR run `record` executes, with its parameter values and every step it added
+    (a decorator pipeline's logic adds them as it runs), and the records of the steps
+    that have begun, in the order the steps were added: what an observer of
+    `pipec_run_event` reads, from whichever process the event fires in."""
+    run = runstore.open_run(store, record.pipeline, record.run_id)
+    steps = []
+    for name in record.steps:
+        try:
+            steps.append(run.step_record(name))
+        except LookupError:  # never reached: skipped before it began, or the run stopped
+            continue
+    specs = [run.step(name) for name in record.steps]
+    return run.pipeline.model_copy(update={"steps": specs}), steps
 
 
 def _module_globals(pipeline: Pipeline, project_dir: str) -> dict[str, Any] | None:
@@ -165,6 +184,7 @@ __all__ = [
     "EnginePolicies",
     "EngineRun",
     "Logic",
+    "Report",
     "RunOptions",
     "RunRecord",
     "RunResult",
@@ -172,12 +192,14 @@ __all__ = [
     "StepRecord",
     "StepRetry",
     "Store",
+    "StoredValue",
     "Target",
     "check_parameters",
     "codegen",
     "handoff",
     "hookimpl",
     "open_store",
+    "read_run",
     "run_id_of",
     "run_logic",
 ]

@@ -101,6 +101,8 @@ def runs_show(
     if run_record.error:
         first = f"step {run_record.failed_step!r}: " if run_record.failed_step else ""
         head.append(f"  error         {first}{run_record.error}")
+    for note in run_record.observer_notes:  # what a tracker could not log: the run went on
+        head.append(f"  observer      {note}")
     for line in head:  # soft_wrap: a URI or an error stays one line, to copy and paste
         out.print(line, markup=False, highlight=False, soft_wrap=True)
     table = Table("step", "status", "attempts", "duration", "cache hit", "error",

@@ -316,8 +316,16 @@ def begin(
     store.write_model(state.files.ir, pipeline)
     store.write_model(state.files.head, pipeline.model_copy(update={"steps": []}))
     state.write_record(record)
-    events.run_event(record, "started")
+    _announce(state, record, "started")
     return state, record
+
+
+def _announce(run: StoredRun, record: RunRecord, event: str) -> None:
+    """Tell the observers; what they could not do goes into the record, written again."""
+    notes = events.run_event(run.store.url, record, event)
+    if notes:
+        record.observer_notes.extend(notes)
+        run.write_record(record)
 
 
 BEFORE_START = "controller_reports", "controller_artifacts"
@@ -405,7 +413,7 @@ def conclude(
         record.models.update(step.monitored.models)
     record.ended = time.time()
     run.write_record(record)
-    events.run_event(record, record.status)
+    _announce(run, record, record.status)
     return record
 
 
@@ -431,6 +439,8 @@ def summary(run: StoredRun, record: RunRecord, steps: list[StepRecord]) -> dict[
     }
     if record.error:
         out["error"] = record.error
+    if record.observer_notes:
+        out["observer_notes"] = record.observer_notes
     if record.return_value is not None:
         value = jsonable(run.load(record.return_value))
         if value is not None:
