@@ -140,11 +140,11 @@ def test_a_failed_step_is_a_failed_nested_run(
 def test_a_tracker_that_is_down_never_fails_the_run(
     pipec_run: Runner, tmp_path: Path, env: dict[str, str], note: str
 ) -> None:
-    code, summary, stderr = pipec_run(str(ROOT / IRIS), env=env, cwd=tmp_path)
+    code, summary, stderr = pipec_run(REPORTING, env=env, cwd=tmp_path)
     assert (code, summary["status"]) == (0, "completed"), stderr
     (said,) = summary["observer_notes"]
     assert said.startswith(note)
-    record = tmp_path / "store" / "runs" / "iris" / summary["run_id"] / "run.json"
+    record = tmp_path / "store" / "runs" / "reporting" / summary["run_id"] / "run.json"
     assert json.loads(record.read_text())["observer_notes"] == [said]
     assert not (tmp_path / "mlruns").exists()
 
@@ -153,27 +153,32 @@ def test_the_file_store(pipec_run: Runner, tmp_path: Path, monkeypatch: pytest.M
     from mlflow import MlflowClient
 
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # for the client reading it back
-
     uri = (tmp_path / "mlruns").as_uri()
     code, summary, stderr = pipec_run(
-        IRIS,
+        REPORTING,
         env={
             "MLFLOW_TRACKING_URI": uri,
             "MLFLOW_ALLOW_FILE_STORE": "true",
-            "MLFLOW_EXPERIMENT_NAME": "iris on files",
+            "MLFLOW_EXPERIMENT_NAME": "on files",
         },
     )
     assert (code, summary["status"]) == (0, "completed"), stderr
     assert "observer_notes" not in summary
     client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name("iris on files")
-    runs = client.search_runs([experiment.experiment_id])
-    nested = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    (parent,) = [r for r in runs if r not in nested]
-    assert {r.info.run_name for r in nested} == IRIS_STEPS
-    assert {r.data.tags["mlflow.parentRunId"] for r in nested} == {parent.info.run_id}
-    (score,) = [r for r in nested if r.info.run_name == "score_model"]
-    assert score.data.metrics == {"accuracy": stored_output(summary, "score_model", "accuracy")}
+    runs = client.search_runs([client.get_experiment_by_name("on files").experiment_id])
+    nested = {r.info.run_name: r for r in runs if "mlflow.parentRunId" in r.data.tags}
+    (parent,) = [r for r in runs if r.info.run_name not in nested]
+    assert set(nested) == {"train", "evaluate"}
+    assert {r.data.tags["mlflow.parentRunId"] for r in nested.values()} == {parent.info.run_id}
+    train = nested["train"].info.run_id
+    history = client.get_metric_history(train, "loss/train")
+    assert [(m.step, m.value) for m in history] == [(0, 1.0), (1, 0.5), (2, 1 / 3)]
+    assert nested["evaluate"].data.metrics == {"accuracy": 0.75}
+    assert [a.path for a in client.list_artifacts(train, "models/weights")] == [
+        "models/weights/weights.bin"
+    ]
+    (version,) = client.search_model_versions("name='reporting-weights'")
+    assert version.run_id == train
 
 
 def test_unset_tracking_uri_is_mlflows_default_local_database(
@@ -181,12 +186,12 @@ def test_unset_tracking_uri_is_mlflows_default_local_database(
 ) -> None:
     from mlflow import MlflowClient
 
-    code, summary, stderr = pipec_run(str(ROOT / IRIS), env={}, cwd=tmp_path)
+    code, summary, stderr = pipec_run(REPORTING, env={}, cwd=tmp_path)
     assert (code, summary["status"]) == (0, "completed"), stderr
     assert "observer_notes" not in summary
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("examples").experiment_id])
-    assert len(runs) == 5
+    runs = client.search_runs([client.get_experiment_by_name("mlflow tests").experiment_id])
+    assert len(runs) == 3
     assert {r.data.tags["pipec.run_id"] for r in runs} == {summary["run_id"]}
 
 

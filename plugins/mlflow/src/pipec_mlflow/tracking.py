@@ -117,10 +117,11 @@ def unreachable(uri: str) -> str | None:
 
 
 def reason(exc: BaseException | str) -> str:
-    """An error as one short line (MLflow's messages run over many)."""
+    """An error as one line (MLflow's messages may run over many, or carry a page of
+    HTML), long enough to keep MLflow's advice."""
     text = exc if isinstance(exc, str) else (str(exc) or type(exc).__name__)
     first = text.strip().splitlines()[0] if text.strip() else text
-    return first if len(first) <= 300 else first[:297] + "..."
+    return _clip(first, 1000)
 
 
 class _RunLogger:
