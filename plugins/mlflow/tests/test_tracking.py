@@ -63,7 +63,11 @@ def test_iris_on_local_is_one_parent_run_with_four_nested_runs(
         assert took == pytest.approx(summary["steps"][name]["duration"] * 1000, abs=2)
     accuracy = stored_output(summary, "score_model", "accuracy")
     assert 0.5 < accuracy <= 1.0
-    assert children["score_model"]["metrics"] == {"accuracy": accuracy}
+    # its result, and the scalar it reports (examples/iris_pipeline.py)
+    assert children["score_model"]["metrics"] == {"accuracy": accuracy, "accuracy/test": accuracy}
+    assert rest.artifacts(children["score_model"]["info"]["run_id"]) == [
+        "images/confusion matrix/test/0-image.png"
+    ]
     assert children["split_data"]["params"] == {
         "data_frame": "${load_data.data_frame}",
         "test_size": "0.2",
@@ -214,4 +218,4 @@ def test_iris_on_prefect_is_logged_the_same_way(
     assert set(children) == IRIS_STEPS
     assert {c["info"]["status"] for c in children.values()} == {"FINISHED"}
     accuracy = stored_output(summary, "score_model", "accuracy")
-    assert children["score_model"]["metrics"] == {"accuracy": accuracy}
+    assert children["score_model"]["metrics"] == {"accuracy": accuracy, "accuracy/test": accuracy}
