@@ -18,4 +18,5 @@ def pipec_run_event(store: str, record: RunRecord, event: str) -> str | None:
 
         return log_run(store, record)
     except Exception as exc:  # a tracker never fails a pipeline, whatever went wrong
-        return f"mlflow: run not logged: {type(exc).__name__}: {exc}"
+        said = str(exc).strip().splitlines()
+        return f"mlflow: run not logged: {type(exc).__name__}: {said[0] if said else ''}"
