@@ -371,7 +371,7 @@ def test_local_path_refuses_changed_content() -> None:
     store = memory_store()
     stored = store.put_value("v", 1)
     store.write_bytes("v.json", b"2")
-    with pytest.raises(StorageError, match="no longer holds"):
+    with pytest.raises(StorageError, match="is not what was stored"):
         store.local_path(stored)
 
 

@@ -5,6 +5,10 @@ version and the *content* hashes of its inputs, never their run-scoped URIs,
 so a cache filled by one run, on any target, is hit by the next one that shares
 the store. Entries live in the store under `cache/`.
 
+An entry is trusted no further than the store: one that cannot be read, names another
+key, or points at a value whose bytes are not those it was written with (or outside the
+store) is a miss, and the step runs again and writes a good entry in its place.
+
 Internal.
 """
 
@@ -12,11 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 
 from pipec.ir import IR_VERSION, Pipeline, Step
 from pipec.records import CacheEntry
-from pipec.store import Store
+from pipec.store import BadRecordError, Skipped, StorageError, Store
+
+_KEY = re.compile(r"[0-9a-f]{64}")
 
 
 def cache_key(pipeline: Pipeline, step: Step, input_hashes: Mapping[str, str]) -> str:
@@ -36,13 +43,22 @@ def _path(key: str) -> str:
 
 
 def lookup(store: Store, key: str) -> CacheEntry | None:
-    """The entry for `key` if every value it points at is still in the store."""
+    """The entry for `key` if every value it points at is in the store as it was written."""
     if not store.exists(_path(key)):
         return None
-    entry = store.read_model(_path(key), CacheEntry)
-    stored = [*entry.outputs.values(), *entry.artifacts.values(), *entry.models.values()]
-    if not all(store.exists(value.uri) for value in stored):
+    try:
+        entry = _read(store, _path(key))
+        for value in [*entry.outputs.values(), *entry.artifacts.values(), *entry.models.values()]:
+            store.verify(value)
+    except StorageError:
         return None
+    return entry
+
+
+def _read(store: Store, path: str) -> CacheEntry:
+    entry = store.read_model(path, CacheEntry)
+    if path != _path(entry.key) or not _KEY.fullmatch(entry.key):
+        raise BadRecordError(store.uri(path), f"it is the entry of another key ({entry.key!r})")
     return entry
 
 
@@ -51,11 +67,16 @@ def record(store: Store, entry: CacheEntry) -> None:
     store.write_model(_path(entry.key), entry)
 
 
-def entries(store: Store) -> Iterator[CacheEntry]:
+def entries(store: Store, skipped: Skipped | None = None) -> Iterator[CacheEntry]:
+    """Every readable entry; each one that is not is given to `skipped` (if any) instead."""
     for prefix in store.listdir("cache"):
         for name in store.listdir(f"cache/{prefix}"):
             if name.endswith(".json"):
-                yield store.read_model(f"cache/{prefix}/{name}", CacheEntry)
+                try:
+                    yield _read(store, f"cache/{prefix}/{name}")
+                except BadRecordError as exc:
+                    if skipped is not None:
+                        skipped(exc)
 
 
 def forget(store: Store, key: str) -> None:
@@ -63,10 +84,17 @@ def forget(store: Store, key: str) -> None:
     store.remove(_path(key))
 
 
-def clear(store: Store, *, pipeline: str | None = None, step: str | None = None) -> int:
-    """Forget entries (all, or those of one pipeline / step); returns how many."""
+def clear(
+    store: Store,
+    *,
+    pipeline: str | None = None,
+    step: str | None = None,
+    skipped: Skipped | None = None,
+) -> int:
+    """Forget entries (all, or those of one pipeline / step); returns how many. Only
+    readable entries are removed: an unreadable one is given to `skipped`."""
     removed = 0
-    for entry in list(entries(store)):
+    for entry in list(entries(store, skipped)):
         if pipeline not in (None, entry.pipeline) or step not in (None, entry.step):
             continue
         store.remove(_path(entry.key))

@@ -38,6 +38,8 @@ class StoredValue(_Record):
     serializer: str
     type_name: str
     size: int
+    signature: str | None = None
+    """HMAC of a pickled value's hash under `PIPEC_SIGNING_KEY` (`pipec.store.signing`)."""
 
 
 ReportKind = Literal[

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from pipec.errors import PipelineError
-from pipec.store import StorageError, Store
+from pipec.store import BadRecordError, StorageError, Store
 
 out = Console()
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -46,6 +46,11 @@ def open_store(storage: str | None) -> Store:
         return Store.resolve(storage)
     except StorageError as exc:
         usage(str(exc))
+
+
+def skipped(problem: BadRecordError) -> None:
+    """A record a listing cannot read: said once, by path, and the listing goes on."""
+    err.print(f"warning: skipped {problem.uri}: {problem.reason}", markup=False)
 
 
 def when(ts: float | None) -> str:

@@ -15,7 +15,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from pipec.cli.housekeeping import carry_out
-from pipec.cli.output import StorageOpt, err, open_store, out, secs, usage, when
+from pipec.cli.output import StorageOpt, err, open_store, out, secs, skipped, usage, when
 from pipec.cli.pipelines import load_valid, param_values, start
 from pipec.contract import RunOptions
 from pipec.exprs import literal_value
@@ -24,7 +24,7 @@ from pipec.ir import Pipeline
 from pipec.records import FINISHED, RunRecord, StepRecord, StoredValue
 from pipec.report import RunNotFound, read_run, run_page
 from pipec.runtime.runstore import RunFiles, console_text, find_run, list_runs
-from pipec.store import Store
+from pipec.store import StorageError, Store
 
 app = typer.Typer(help="Runs recorded in an artifact store.", no_args_is_help=True)
 
@@ -40,16 +40,19 @@ def _print_table(table: Table) -> None:
 
 
 def _found(store: Store, run_id: str) -> tuple[RunRecord, list[StepRecord]]:
-    found = find_run(store, run_id)
+    try:
+        found = find_run(store, run_id, skipped)
+    except StorageError as exc:  # a path out of the store, or an unreadable run record
+        usage(f"run {run_id!r}: {exc}")
     if found is None:
-        usage(f"no run {run_id!r} in {store.url}")
+        usage(f"no run {run_id!r} in {store.shown}")
     return found
 
 
 @app.command("list")
 def runs_list(storage: StorageOpt = None, pipeline: str | None = None) -> None:
     """Runs in the store, newest first by their recorded start, whatever the target."""
-    found = list_runs(open_store(storage), pipeline)
+    found = list_runs(open_store(storage), pipeline, skipped)
     table = Table("run", "pipeline", "target", "status", "started", "duration", "steps")
     for record in found:
         took = record.ended - record.started if record.ended else None

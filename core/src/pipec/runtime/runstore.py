@@ -31,7 +31,7 @@ from pipec.params import cast
 from pipec.records import SUCCEEDED, Attempt, Report, RunRecord, StepRecord, StoredValue, jsonable
 from pipec.runtime.node import Node, is_fatal
 from pipec.runtime.values import resolve
-from pipec.store import Store, slug
+from pipec.store import BadRecordError, Skipped, Store, slug
 
 
 class StepCall(BaseModel):
@@ -224,21 +224,33 @@ def console_text(store: Store, pipeline: str, run_id: str, step: str, attempt: i
     return store.read_bytes(path).decode("utf-8", errors="replace")
 
 
-def list_runs(store: Store, pipeline: str | None = None) -> list[RunRecord]:
-    """Every run recorded in a store (of one pipeline, when named), newest first."""
+def list_runs(
+    store: Store, pipeline: str | None = None, skipped: Skipped | None = None
+) -> list[RunRecord]:
+    """Every run recorded in a store (of one pipeline, when named), newest first; a record
+    that cannot be read is given to `skipped` (if any) instead."""
     found = []
     for folder in store.listdir("runs"):
         for run_id in store.listdir(f"runs/{folder}"):
             path = f"runs/{folder}/{run_id}/run.json"
             if store.exists(path):
-                record = store.read_model(path, RunRecord)
+                try:
+                    record = store.read_model(path, RunRecord)
+                except BadRecordError as exc:
+                    if skipped is not None:
+                        skipped(exc)
+                    continue
                 if pipeline in (None, record.pipeline):
                     found.append(record)
     return sorted(found, key=lambda r: r.started, reverse=True)
 
 
-def find_run(store: Store, run_id: str) -> tuple[RunRecord, list[StepRecord]] | None:
-    """A run and its step records (in the order the steps were added)."""
+def find_run(
+    store: Store, run_id: str, skipped: Skipped | None = None
+) -> tuple[RunRecord, list[StepRecord]] | None:
+    """A run and its step records (in the order the steps were added); a step record that
+    cannot be read is given to `skipped` (if any). A run id that is not one path segment
+    is an OutsideStoreError: it names no run."""
     for folder in store.listdir("runs"):
         root = f"runs/{folder}/{run_id}"
         if store.exists(f"{root}/run.json"):
@@ -247,7 +259,11 @@ def find_run(store: Store, run_id: str) -> tuple[RunRecord, list[StepRecord]] | 
             for name in store.listdir(f"{root}/steps"):
                 path = f"{root}/steps/{name}/step.json"
                 if store.exists(path):
-                    steps.append(store.read_model(path, StepRecord))
+                    try:
+                        steps.append(store.read_model(path, StepRecord))
+                    except BadRecordError as exc:
+                        if skipped is not None:
+                            skipped(exc)
             order = {name: i for i, name in enumerate(run.steps)}
             steps.sort(key=lambda s: order.get(s.name, len(order)))
             return run, steps

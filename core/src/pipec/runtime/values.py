@@ -33,7 +33,7 @@ from pipec.ir import (
 )
 from pipec.records import SUCCEEDED, StepRecord, StoredValue
 from pipec.registry import models as registry
-from pipec.store import Store
+from pipec.store import StorageError, Store
 
 T = TypeVar("T")
 
@@ -226,13 +226,14 @@ def content_hash(value: Value, state: RunState) -> str:
 
 def step_inputs(step: Step, state: RunState, of: Callable[[Value, RunState], T]) -> dict[str, T]:
     """`of` (`resolve` or `content_hash`) of each input of `step`. A reference the run
-    cannot satisfy is reported against the step and the call that wrote it, since the
-    bare lookup names only the step it looked in."""
+    cannot satisfy, or a value whose stored bytes or record fail their check, is reported
+    against the step and the call that wrote it, since the bare lookup names only the
+    step it looked in."""
     out: dict[str, T] = {}
     for name, value in step.inputs.items():
         try:
             out[name] = of(value, state)
-        except LookupError as exc:
+        except (LookupError, StorageError) as exc:
             raise InputError(
                 f"{step.location}: step {step.name!r}, input {name!r}: {exc}"
             ) from None

@@ -28,6 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
+import json
+import mmap
 import os
 import posixpath
 import re
@@ -37,19 +40,21 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 from fsspec.registry import known_implementations
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from pipec import plugins
 from pipec.contract import Serializer, Unsupported
 from pipec.records import StoredValue
+from pipec.store import signing
 from pipec.store.downloads import cache_dir, unpack_once
-from pipec.store.serializers import SerializationError, type_name
+from pipec.store.serializers import SerializationError, Streaming, type_name
+from pipec.store.signing import SignatureError
 
 DEFAULT_STORE = ".pipec/store"
 
@@ -64,12 +69,39 @@ _TMP_PREFIX = ".tmp-"
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
+_MAP_FROM = 1 << 20
+"""Values at least this large are read from a local store by mapping their file: the
+hash reads each page once and the value (a numpy array) is built on the mapped pages."""
+
+
 class StorageError(Exception):
     """The store cannot be reached or written (message names the URL and why)."""
 
 
 class ContentChanged(StorageError):
     """A local file's content is not what it was when it was hashed."""
+
+
+class OutsideStoreError(StorageError):
+    """A path derived from a record, a name or the command line leaves the store."""
+
+
+class CorruptValueError(StorageError):
+    """A stored value's bytes are not those recorded when it was written (or its
+    signature is not this key's): the message names the value and the run that wrote it."""
+
+
+class BadRecordError(StorageError):
+    """A record file this pipec cannot read: garbage, empty, written by a newer pipec, or
+    unsigned / wrongly signed under a signing key."""
+
+    def __init__(self, uri: str, reason: str) -> None:
+        super().__init__(f"{uri}: {reason}")
+        self.uri, self.reason = uri, reason
+
+
+Skipped = Callable[[BadRecordError], None]
+"""What a listing does with a record it cannot read (a command reports it and goes on)."""
 
 
 def slug(name: str) -> str:
@@ -240,30 +272,102 @@ class Store:
             self._fs.rm(self._path(rel), recursive=True)
 
     def write_model(self, rel: str, record: BaseModel) -> str:
-        return self.write_bytes(rel, record.model_dump_json(indent=2).encode())
+        """Write a record as JSON (signed when a signing key is set)."""
+        secret = signing.key()
+        if secret is None:
+            return self.write_bytes(rel, record.model_dump_json(indent=2).encode())
+        signed = signing.sign_record(rel, record.model_dump(mode="json"), secret)
+        return self.write_bytes(rel, json.dumps(signed, indent=2, ensure_ascii=False).encode())
 
     def read_model(self, rel: str, model: type[M]) -> M:
-        return model.model_validate_json(self.read_bytes(rel))
+        """A record; BadRecordError (naming the file) when it cannot be one of this pipec's,
+        or, under a signing key, when its signature is missing or wrong."""
+        raw = self.read_bytes(rel)
+        secret = signing.key()
+        if secret is None:
+            with contextlib.suppress(ValueError):
+                return model.model_validate_json(raw)
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError("it is not a JSON object")
+            return model.model_validate(signing.open_record(rel, data, secret))
+        except SignatureError as exc:
+            raise BadRecordError(self.uri(rel), str(exc)) from None
+        except ValidationError as exc:
+            raise BadRecordError(self.uri(rel), _invalid(exc, model.__name__)) from None
+        except ValueError as exc:
+            reason = "it is empty" if not raw.strip() else f"it is not JSON ({exc})"
+            raise BadRecordError(self.uri(rel), reason) from None
 
     def put_value(self, rel: str, obj: Any, *, custom: Custom | None = None) -> StoredValue:
-        """Serialise `obj` with the serializer chosen for its type and write it atomically.
+        """Serialise `obj` with the serializer chosen for its type and write it atomically,
+        streaming into the store's file and hashing on the way (the value is never held
+        twice in memory).
 
         `custom` (user functions) overrides the choice. Nothing is written when
         serialising fails.
         """
-        if custom is None:
-            serializer, data = _serialise(obj)
-            name, extension = serializer.name, serializer.extension
-        else:
-            name, extension, data = "custom", ".bin", _custom_dumps(custom[0], obj)
-        uri = self.write_bytes(rel + extension, data)
+        kind = type_name(obj)
+        if custom is not None:
+            data = _custom_dumps(custom[0], obj)
+            return self._put(rel + ".bin", "custom", kind, lambda sink: sink.write(data))
+        for serializer in plugins.serializers():
+            if not serializer.accepts(obj):
+                continue
+            try:
+                return self._put(
+                    rel + serializer.extension, serializer.name, kind, _dumper(serializer, obj)
+                )
+            except Unsupported:
+                continue
+            except (SerializationError, StorageError):
+                raise
+            except Exception as exc:
+                raise SerializationError(
+                    f"cannot serialise a {kind} with {serializer.name}: {exc}"
+                ) from exc
+        raise SerializationError(f"no installed serializer accepts a {kind}")
+
+    def _put(
+        self, rel: str, serializer: str, of_type: str, write: Callable[[BinaryIO], Any]
+    ) -> StoredValue:
+        path = self._path(rel)
+        with self._sink(path) as sink:
+            write(sink)  # type: ignore[arg-type]
+        digest = sink.hexdigest()
+        secret = signing.key()
+        signed = secret is not None and serializer in signing.PICKLES
         return StoredValue(
-            uri=uri,
-            hash=hashlib.sha256(data).hexdigest(),
-            serializer=name,
-            type_name=type_name(obj),
-            size=len(data),
+            uri=self.uri(rel),
+            hash=digest,
+            serializer=serializer,
+            type_name=of_type,
+            size=sink.size,
+            signature=signing.value_signature(serializer, digest, secret) if signed else None,  # type: ignore[arg-type]
         )
+
+    @contextlib.contextmanager
+    def _sink(self, path: str) -> Iterator[_HashingWriter]:
+        """A hashing file that becomes `path` only if the block succeeds: beside it in a
+        local store, else a local temporary file uploaded whole (atomic on object stores)."""
+        if self._local:  # written at the top, so a failed write leaves no folder behind
+            os.makedirs(self._root, exist_ok=True)
+            tmp = os.path.join(self._root, f"{_TMP_PREFIX}{secrets.token_hex(8)}")
+            try:
+                with open(tmp, "wb") as file:
+                    yield _HashingWriter(file)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                os.replace(tmp, path)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            return
+        with tempfile.TemporaryDirectory(prefix="pipec-upload-") as scratch:
+            tmp = os.path.join(scratch, "value")
+            with open(tmp, "wb") as file:
+                yield _HashingWriter(file)
+            self._fs.put_file(tmp, path)
 
     def put_file(
         self, rel_dir: str, path: str | os.PathLike[str], name: str | None = None
@@ -285,7 +389,9 @@ class Store:
             return self._put_local_file(f"{rel_dir}/{name}.zip", archive, "folder", type_name(path))
 
     def get_value(self, stored: StoredValue, *, custom: Custom | None = None) -> Any:
-        """The stored value; files and folders come back as local paths."""
+        """The stored value, read once and checked against its recorded hash (and, under
+        a signing key, a pickle's signature) before it is deserialised; files and folders
+        come back as local paths."""
         if stored.serializer == "file":
             return self.local_path(stored)
         if stored.serializer == "folder":
@@ -296,38 +402,123 @@ class Store:
                     f"{stored.uri} was written by a custom serialization function: "
                     "pass the matching deserialization function to read it"
                 )
-            loads = custom[1]
+            serializer: Serializer | None = None
         else:
-            loads = _serializer_named(stored.serializer, stored.uri).loads
-        data = self.read_bytes(stored.uri)
+            serializer = _serializer_named(stored.serializer, stored.uri)
+        buffer = self._verified(stored)
         try:
-            return loads(data)
+            if serializer is None:
+                return custom[1](bytes(buffer))  # type: ignore[index]
+            if isinstance(serializer, Streaming):
+                return serializer.load(buffer)
+            return serializer.loads(bytes(buffer))
         except Exception as exc:
             raise SerializationError(
                 f"cannot read the {stored.type_name} at {stored.uri} "
                 f"(serializer {stored.serializer!r}): {exc}"
             ) from exc
 
+    def verify(self, stored: StoredValue) -> None:
+        """Raise CorruptValueError (or OutsideStoreError) unless the value is there, inside
+        this store, with the bytes it was written with."""
+        if stored.serializer in ("file", "folder"):
+            self.local_path(stored)
+        else:
+            self._verified(stored)
+
     def local_path(self, stored: StoredValue) -> str:
-        """A local file with the stored bytes (downloaded once for remote stores)."""
-        fs, path = self._locate(stored.uri)
+        """A local file with the stored bytes, checked against the recorded hash
+        (downloaded once for remote stores)."""
+        fs, path = self._inside(stored.uri)
         if isinstance(fs, LocalFileSystem):
+            try:
+                digest = file_digest(path)
+            except FileNotFoundError:
+                raise self._corrupt(stored, "it is missing") from None
+            if digest != stored.hash:
+                raise self._corrupt(stored, "its bytes changed since")
             return path
         target = cache_dir() / "store" / stored.hash / posixpath.basename(path)
         if not target.exists():
             with _atomic_local(str(target)) as tmp:
                 fs.get_file(path, tmp)
                 if file_digest(tmp) != stored.hash:
-                    raise StorageError(f"{stored.uri} no longer holds the value it was stored with")
+                    raise self._corrupt(stored, "its bytes changed since")
         return str(target)
 
+    def _verified(self, stored: StoredValue) -> bytearray | mmap.mmap:
+        """The value's bytes, in a writable buffer, once they match the recorded size, hash
+        and (for a pickle under a signing key) signature. A large value in a local store
+        is its file mapped copy-on-write, so hashing it is the one read."""
+        secret = signing.key()
+        if secret is not None and stored.serializer in signing.PICKLES:
+            try:
+                signing.check_value(stored.serializer, stored.hash, stored.signature, secret)
+            except SignatureError as exc:
+                raise self._corrupt(stored, f"refused before unpickling: {exc}") from None
+        fs, path = self._inside(stored.uri)
+        try:
+            if isinstance(fs, LocalFileSystem):
+                buffer = _read_local(path, stored.size)
+            else:
+                buffer = _read_remote(fs, path, stored.size)
+        except FileNotFoundError:
+            raise self._corrupt(stored, "it is missing") from None
+        except _SizeMismatch as exc:
+            raise self._corrupt(stored, f"it is {exc} the {stored.size} bytes written") from None
+        if hashlib.sha256(memoryview(buffer)).hexdigest() != stored.hash:
+            raise self._corrupt(stored, "its bytes changed since")
+        return buffer
+
+    def _corrupt(self, stored: StoredValue, why: str) -> CorruptValueError:
+        return CorruptValueError(f"{self._describe(stored.uri)} is not what was stored: {why}")
+
+    def _describe(self, uri: str) -> str:
+        """A value in the user's terms, from its place in the layout: which output of
+        which step, written by which run."""
+        parts = (self._relative(uri) or "").split("/")
+        if len(parts) == 7 and parts[0] == "runs" and parts[3] == "steps":
+            _, pipeline, run_id, _, step, kind, name = parts
+            what = {"outputs": "output", "artifacts": "artifact", "models": "model"}
+            return (
+                f"{what.get(kind, kind)} {_stem(name)!r} of step {step!r}, written by run "
+                f"{run_id} of pipeline {pipeline!r} ({uri}),"
+            )
+        if len(parts) == 6 and parts[0] == "runs" and parts[3] == "controller":
+            name = _stem(parts[5])
+            return f"the pipeline's {parts[4]} {name!r}, written by run {parts[2]} ({uri}),"
+        return f"the value at {uri}"
+
     def _path(self, rel: str) -> str:
-        """The filesystem path of `rel` for `self._fs`."""
+        """The filesystem path of `rel` for `self._fs`; OutsideStoreError for a path that
+        would leave the store (`..`, an absolute path, an empty segment)."""
         if not rel:
             return self._root
+        parts = rel.rstrip("/").split("/")
+        if any(part in ("", ".", "..") or "\\" in part for part in parts):
+            raise OutsideStoreError(f"{rel!r} is not a path inside the store {self.url}")
         if self._local:
-            return os.path.join(self._root, *rel.split("/"))
-        return f"{self._root.rstrip('/')}/{rel}"
+            return os.path.join(self._root, *parts)
+        return f"{self._root.rstrip('/')}/{'/'.join(parts)}"
+
+    def _relative(self, uri: str) -> str | None:
+        """`uri` relative to the store, when it is a URI of this store."""
+        prefix = self.url if self.url.endswith("/") else self.url + "/"
+        if uri.startswith(prefix):
+            return uri[len(prefix) :]
+        if self._local and "://" not in uri and os.path.isabs(uri):
+            relative = os.path.relpath(os.path.normpath(uri), self._root)
+            if relative != ".." and not relative.startswith(".." + os.sep):
+                return relative.replace(os.sep, "/")
+        return None
+
+    def _inside(self, uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
+        """The filesystem and path of a value a record points at, which must be in this
+        store: a record never makes pipec read (or unpickle) a file from elsewhere."""
+        rel = self._relative(uri)
+        if rel is None:
+            raise OutsideStoreError(f"{uri} is outside the store {self.url}: refused")
+        return self._fs, self._path(rel)
 
     def _locate(self, rel_or_uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
         """The filesystem and path of a relative path, a URI of this store or any URL."""
@@ -410,22 +601,83 @@ def _atomic_local(path: str) -> Iterator[str]:
             os.unlink(tmp)
 
 
-def _serialise(obj: Any) -> tuple[Serializer, bytes]:
-    """The bytes of `obj` from the highest-priority serializer that takes it."""
-    for serializer in plugins.serializers():
-        if not serializer.accepts(obj):
-            continue
+def _dumper(serializer: Serializer, obj: Any) -> Callable[[BinaryIO], Any]:
+    """How `serializer` writes `obj` into a file: streamed by the built-ins, the bytes of
+    `dumps` for a plugin's."""
+    if isinstance(serializer, Streaming):
+        return lambda sink: serializer.dump(obj, sink)
+    return lambda sink: sink.write(serializer.dumps(obj))
+
+
+class _HashingWriter(io.RawIOBase):
+    """A file being written, hashed as it is written: one pass, no copy in memory."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self._digest.update(view)
         try:
-            return serializer, serializer.dumps(obj)
-        except Unsupported:
-            continue
-        except SerializationError:
-            raise
-        except Exception as exc:
-            raise SerializationError(
-                f"cannot serialise a {type_name(obj)} with {serializer.name}: {exc}"
-            ) from exc
-    raise SerializationError(f"no installed serializer accepts a {type_name(obj)}")
+            self._file.write(view)
+        except OSError as exc:
+            raise StorageError(f"cannot write to the store: {_reason(exc)}") from exc
+        self.size += view.nbytes
+        return view.nbytes
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+class _SizeMismatch(Exception):
+    """A stored value's file is not the size recorded (its size is the message)."""
+
+
+def _read_local(path: str, size: int) -> bytearray | mmap.mmap:
+    with open(path, "rb") as file:
+        actual = os.fstat(file.fileno()).st_size
+        if actual != size:
+            raise _SizeMismatch(f"{actual} bytes, not")
+        if size >= _MAP_FROM:
+            return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_COPY)
+        buffer = bytearray(size)
+        if file.readinto(buffer) != size:
+            raise _SizeMismatch("shorter than")
+        return buffer
+
+
+def _read_remote(fs: fsspec.AbstractFileSystem, path: str, size: int) -> bytearray:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    with fs.open(path, "rb") as file:
+        done = 0
+        while done < size:
+            chunk = file.read(min(size - done, 16 << 20))
+            if not chunk:
+                raise _SizeMismatch(f"{done} bytes, not")
+            view[done : done + len(chunk)] = chunk
+            done += len(chunk)
+        if file.read(1):
+            raise _SizeMismatch("longer than")
+    return buffer
+
+
+def _stem(name: str) -> str:
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def _invalid(exc: ValidationError, model: str) -> str:
+    """A pydantic error as one line: what does not fit this pipec's record."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the record"
+    if first["type"] == "extra_forbidden":
+        return f"it has a field this pipec's {model} does not know ({where}; a newer pipec?)"
+    return f"it is not a valid {model} ({where}: {first['msg']})"
 
 
 def _custom_dumps(dumps: Callable[[Any], bytes], obj: Any) -> bytes:

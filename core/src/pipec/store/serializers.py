@@ -6,8 +6,10 @@ plugins, see the `pipec_serializers` hook) the highest-priority one whose
 any process can read the value back. The built-ins prefer open formats (JSON,
 .npy, Parquet) and fall back to cloudpickle for everything else.
 
-numpy, pandas and pyarrow are optional: they are imported only when a value of
-theirs is stored or read.
+The built-ins stream: they write into the store's file object and read from a
+buffer of the value's bytes (which the store has already checked against their hash),
+so a large array is never held twice. numpy, pandas and pyarrow are optional: they are
+imported only when a value of theirs is stored or read.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-from typing import Any
+import pickle
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import cloudpickle
 
@@ -26,6 +29,18 @@ from pipec.ir import is_exact_json
 
 class SerializationError(TypeError):
     """A value cannot be written or read back (the message names its type and why)."""
+
+
+@runtime_checkable
+class Streaming(Protocol):
+    """A serializer that writes into a file and reads from a buffer, besides the
+    `dumps` / `loads` of the contract (which plugins may implement alone)."""
+
+    def dump(self, obj: Any, file: BinaryIO) -> None: ...
+
+    def load(self, buffer: bytearray | memoryview) -> Any:
+        """`buffer` is writable and the value may keep it (a mapped file)."""
+        ...
 
 
 def type_name(obj: Any) -> str:
@@ -55,6 +70,12 @@ class JsonSerializer:
     def loads(self, data: bytes) -> Any:
         return json.loads(data)
 
+    def dump(self, obj: Any, file: BinaryIO) -> None:
+        file.write(self.dumps(obj))
+
+    def load(self, buffer: bytearray | memoryview) -> Any:
+        return json.loads(bytes(buffer))
+
 
 class NumpySerializer:
     """Plain numpy arrays as .npy (no pickled objects inside)."""
@@ -71,25 +92,47 @@ class NumpySerializer:
         return type(obj) is np.ndarray and not obj.dtype.hasobject
 
     def dumps(self, obj: Any) -> bytes:
+        buffer = io.BytesIO()
+        self.dump(obj, buffer)
+        return buffer.getvalue()
+
+    def loads(self, data: bytes) -> Any:
+        return self.load(bytearray(data))
+
+    def dump(self, obj: Any, file: BinaryIO) -> None:
         import numpy as np
 
         if not obj.flags.c_contiguous:  # one layout per value, so equal arrays hash equal
             obj = obj.copy(order="C")
-        buffer = io.BytesIO()
-        np.save(buffer, obj, allow_pickle=False)
-        return buffer.getvalue()
+        np.save(file, obj, allow_pickle=False)
 
-    def loads(self, data: bytes) -> Any:
+    def load(self, buffer: bytearray | memoryview) -> Any:
+        """The array on `buffer` itself, no copy: on a mapped file, its pages are the
+        array's memory."""
         import numpy as np
 
-        return np.load(io.BytesIO(data), allow_pickle=False)
+        fmt = np.lib.format
+        head = io.BytesIO(bytes(memoryview(buffer)[: 1 << 20]))
+        version = fmt.read_magic(head)
+        if version not in ((1, 0), (2, 0)):  # utf-8 field names: numpy's own reader
+            return np.load(io.BytesIO(buffer), allow_pickle=False)
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = read_header(head)
+        if dtype.hasobject:
+            raise ValueError("the .npy holds Python objects, which are never unpickled")
+        order = "F" if fortran else "C"
+        return np.ndarray(shape, dtype, buffer=buffer, offset=head.tell(), order=order)
 
 
 class PandasSerializer:
-    """DataFrames as Parquet, when pyarrow is installed and the frame survives the round trip.
+    """DataFrames as Parquet, when pyarrow is installed and Parquet keeps the frame exactly.
 
-    Parquet loses some things (mixed object columns, sub-ns datetime units, an
-    index's freq...): such frames are refused after a trial read and pickled instead.
+    Parquet loses some things (mixed object columns, second datetime units, an index's
+    freq...). Whether it keeps a frame is decided before writing, without a second copy
+    of it: the frame's first row goes through Parquet and back, which shows every column's
+    dtype, categories, the index and the column names as they would come back; and each
+    object column must hold only strings or only bytes (and None), since other objects
+    change type on the way. Refused frames are pickled instead.
     """
 
     name = "pandas"
@@ -104,21 +147,50 @@ class PandasSerializer:
         return type(obj) is pd.DataFrame and importlib.util.find_spec("pyarrow") is not None
 
     def dumps(self, obj: Any) -> bytes:
-        from pandas.testing import assert_frame_equal
-
         buffer = io.BytesIO()
-        try:
-            obj.to_parquet(buffer, engine="pyarrow")
-            data = buffer.getvalue()
-            assert_frame_equal(obj, self.loads(data), check_exact=True, check_freq=True)
-        except Exception as exc:
-            raise Unsupported(f"Parquet does not keep this DataFrame exactly: {exc}") from exc
-        return data
+        self.dump(obj, buffer)
+        return buffer.getvalue()
 
     def loads(self, data: bytes) -> Any:
-        import pandas as pd
+        return self.load(bytearray(data))
 
-        return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+    def dump(self, obj: Any, file: BinaryIO) -> None:
+        try:
+            _check_parquet_keeps(obj)
+        except Exception as exc:
+            raise Unsupported(f"Parquet does not keep this DataFrame exactly: {exc}") from exc
+        obj.to_parquet(file, engine="pyarrow")
+
+    def load(self, buffer: bytearray | memoryview) -> Any:
+        import pandas as pd
+        import pyarrow as pa
+
+        return pd.read_parquet(pa.BufferReader(pa.py_buffer(buffer)), engine="pyarrow")
+
+
+def _check_parquet_keeps(frame: Any) -> None:
+    """Raise unless Parquet gives `frame` back exactly (see `PandasSerializer`)."""
+    import numpy as np
+    import pandas as pd
+    from pandas.api.types import infer_dtype
+
+    sample = frame.iloc[:1]
+    buffer = io.BytesIO()
+    sample.to_parquet(buffer, engine="pyarrow")
+    back = pd.read_parquet(io.BytesIO(buffer.getvalue()), engine="pyarrow")
+    pd.testing.assert_frame_equal(sample, back, check_exact=True, check_freq=True)
+    for position, dtype in enumerate(frame.dtypes):
+        if not (isinstance(dtype, np.dtype) and dtype.kind == "O"):
+            continue
+        values = frame.iloc[:, position].to_numpy()
+        kind = infer_dtype(values, skipna=True)
+        if kind not in ("string", "bytes", "empty"):
+            raise ValueError(f"column {frame.columns[position]!r} holds {kind} objects")
+        if pd.isna(values).sum() != np.equal(values, None).sum():
+            raise ValueError(f"column {frame.columns[position]!r} has NaN among its strings")
+
+
+_PICKLING_ERRORS = (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError)
 
 
 class CloudpickleSerializer:
@@ -139,6 +211,15 @@ class CloudpickleSerializer:
 
     def loads(self, data: bytes) -> Any:
         return cloudpickle.loads(data)
+
+    def dump(self, obj: Any, file: BinaryIO) -> None:
+        try:
+            cloudpickle.dump(obj, file)
+        except _PICKLING_ERRORS as exc:  # the file's own errors (a full disk) pass through
+            raise SerializationError(f"cannot pickle a {type_name(obj)}: {exc}") from exc
+
+    def load(self, buffer: bytearray | memoryview) -> Any:
+        return cloudpickle.loads(buffer)
 
 
 JSON = JsonSerializer()
