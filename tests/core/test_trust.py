@@ -234,7 +234,7 @@ def test_runs_show_reads_no_record_outside_the_store(tmp_path: Path, pipec_home:
     outside.mkdir()
     record = json.loads(run_file.read_text())
     (outside / "run.json").write_text(json.dumps({**record, "pipeline": "not in the store"}))
-    result = run_pipec("runs", "show", "../../x", "--storage", storage, pipec_home=pipec_home)
+    result = run_pipec("runs", "show", "../../../x", "--storage", storage, pipec_home=pipec_home)
     assert result.returncode == 2, result
     assert "not in the store" not in result.stdout
     assert "not a path inside the store" in result.stderr
@@ -380,3 +380,95 @@ def test_unsigned_records_are_refused_under_a_key(tmp_path: Path, pipec_home: Pa
     second, summary = run(storage, pipec_home=pipec_home, env=KEY)
     assert second.returncode == 0, second
     assert summary["steps"]["produce"]["cache_hit"] is False  # an unsigned entry is a miss
+
+
+# -- what the cache key holds ------------------------------------------------------------
+
+PROJECT_PIPELINE = """
+import os
+
+from helpers import scale
+from pipec import PipelineDecorator
+
+
+def dumps_plain(value):
+    return repr(value).encode()
+
+
+def loads_plain(data):
+    return eval(data.decode())
+
+
+def dumps_marked(value):
+    return b"marked:" + repr(value).encode()
+
+
+def loads_marked(data):
+    assert data.startswith(b"marked:"), "not written by dumps_marked"
+    return eval(data[len(b"marked:"):].decode())
+
+
+MARKED = os.environ.get("PAIR") == "marked"
+
+
+@PipelineDecorator.component(return_values=["value"], cache=True)
+def compute(x: int):
+    return {"scaled": scale(x)}
+
+
+@PipelineDecorator.pipeline(
+    name="project", project="pipec tests", version="1.0.0",
+    artifact_serialization_function=dumps_marked if MARKED else dumps_plain,
+    artifact_deserialization_function=loads_marked if MARKED else loads_plain,
+)
+def pipeline(x: int = 1):
+    return compute(x)
+
+
+if __name__ == "__main__":
+    PipelineDecorator.run_locally()
+    pipeline()
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "project"
+    (folder / "lib").mkdir(parents=True)
+    (folder / "pipe.py").write_text(PROJECT_PIPELINE)
+    (folder / "helpers.py").write_text("from lib.factor import FACTOR\n\n\ndef scale(x):\n"
+                                       "    return x * FACTOR\n")  # fmt: skip
+    (folder / "lib" / "__init__.py").write_text("")
+    (folder / "lib" / "factor.py").write_text("FACTOR = 2\n")
+    return folder
+
+
+def run_project(project: Path, pipec_home: Path, **env: str) -> dict[str, Any]:
+    result = run_pipec(
+        "run", project / "pipe.py", "--target", "debug", "--storage", project / "store",
+        "--json", pipec_home=pipec_home, cwd=project, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result
+    return json.loads(result.stdout)
+
+
+def test_editing_a_project_module_the_step_imports_changes_the_key(
+    project: Path, pipec_home: Path
+) -> None:
+    assert run_project(project, pipec_home)["return_value"] == {"scaled": 2}
+    again = run_project(project, pipec_home)
+    assert again["steps"]["compute"]["cache_hit"] is True
+    (project / "lib" / "factor.py").write_text("FACTOR = 3\n")  # imported through helpers
+    edited = run_project(project, pipec_home)
+    assert edited["steps"]["compute"]["cache_hit"] is False
+    assert edited["return_value"] == {"scaled": 3}
+
+
+def test_switching_the_serialization_functions_changes_the_key(
+    project: Path, pipec_home: Path
+) -> None:
+    assert run_project(project, pipec_home)["return_value"] == {"scaled": 2}
+    marked = run_project(project, pipec_home, PAIR="marked")
+    assert marked["steps"]["compute"]["cache_hit"] is False
+    assert marked["return_value"] == {"scaled": 2}
+    assert run_project(project, pipec_home, PAIR="marked")["steps"]["compute"]["cache_hit"]

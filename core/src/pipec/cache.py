@@ -27,7 +27,8 @@ _KEY = re.compile(r"[0-9a-f]{64}")
 
 
 def cache_key(pipeline: Pipeline, step: Step, input_hashes: Mapping[str, str]) -> str:
-    payload = {
+    """What determines a step's outputs (the README's "What the cache key holds")."""
+    payload: dict[str, object] = {
         "ir": IR_VERSION,
         "kind": step.kind,
         "code": step.code.hash,
@@ -35,7 +36,24 @@ def cache_key(pipeline: Pipeline, step: Step, input_hashes: Mapping[str, str]) -
         "outputs": step.outputs,
         "inputs": dict(sorted(input_hashes.items())),
     }
+    if step.code.modules:  # steps importing no project module keep the keys they had
+        payload["modules"] = step.code.modules
+    serialization = _serialization(pipeline)
+    if serialization:  # the functions that wrote the outputs must be the ones to read them
+        payload["serialization"] = serialization
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _serialization(pipeline: Pipeline) -> list[str]:
+    """Hashes of the pipeline's `artifact_serialization_function` pair: of their source
+    where it was found, else of the pickled functions."""
+    policies = pipeline.policies
+    specs = (policies.artifact_serialization_function, policies.artifact_deserialization_function)
+    return [
+        hashlib.sha256((spec.source or spec.pickled).encode()).hexdigest()
+        for spec in specs
+        if spec is not None
+    ]
 
 
 def _path(key: str) -> str:

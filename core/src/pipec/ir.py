@@ -209,6 +209,9 @@ class StepCode(_Model):
     decorators: list[str] = Field(default_factory=list)
     path: str | None = None
     hash: str
+    modules: dict[str, str] = Field(default_factory=dict)
+    """sha256 of the source of each project-local module the step imports (directly or
+    through another), found at capture time: editing one changes the step's cache key."""
 
 
 class CallableSpec(_Model):

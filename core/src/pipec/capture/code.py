@@ -9,6 +9,7 @@ analysis in `pipec.source`.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -167,6 +168,49 @@ def step_packages(src: FunctionSource, helpers: list[Helper], imports: Sequence[
     return list(dict.fromkeys(d for name in third_party for d in _distributions(name)))
 
 
+def local_modules(
+    src: FunctionSource, helpers: list[Helper], imports: Sequence[str]
+) -> dict[str, str]:
+    """sha256 of the source of each module of the project beside the pipeline file that
+    the step imports, and of those they import in turn: what the step's code hash cannot
+    see, for the cache key (`pipec.cache`). A package counts as all its `.py` files."""
+    here = os.path.dirname(src.file)
+    found: dict[str, str] = {}
+    todo = imported_packages("\n".join([*imports, src.source, *(h.source for h in helpers)]))
+    while todo:
+        name = todo.pop()
+        if name in found or name in sys.stdlib_module_names:
+            continue
+        files = _module_files(here, name)
+        if not files:
+            continue
+        digest = hashlib.sha256()
+        for path in files:
+            with open(path, "rb") as handle:
+                text = handle.read()
+            digest.update(os.path.relpath(path, here).encode() + b"\0" + text + b"\0")
+            with contextlib.suppress(SyntaxError, ValueError):
+                todo.extend(imported_packages(text.decode("utf-8", "replace")))
+        found[name] = digest.hexdigest()
+    return dict(sorted(found.items()))
+
+
+def _module_files(here: str, name: str) -> list[str]:
+    """The source files of a top-level module `name` in folder `here` (none if it is not
+    there)."""
+    single = os.path.join(here, name + ".py")
+    if os.path.isfile(single):
+        return [single]
+    folder = os.path.join(here, name)
+    if not os.path.isfile(os.path.join(folder, "__init__.py")):
+        return []
+    paths = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()  # a stable order, so a stable hash
+        paths.extend(os.path.join(root, file) for file in sorted(files) if file.endswith(".py"))
+    return paths
+
+
 @functools.cache
 def _installed() -> dict[str, list[str]]:
     return dict(importlib.metadata.packages_distributions())
@@ -190,4 +234,5 @@ def step_code(
         decorators=src.decorators,
         path=display_path(src.file),
         hash=code_hash(kind, src.name, src.source, helpers, imports),
+        modules=local_modules(src, helpers, imports),
     )

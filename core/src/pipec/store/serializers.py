@@ -77,6 +77,10 @@ class JsonSerializer:
         return json.loads(bytes(buffer))
 
 
+_CHUNK = 16 << 20
+"""Bytes per write of a large value: the hash and the disk see it in pieces this size."""
+
+
 class NumpySerializer:
     """Plain numpy arrays as .npy (no pickled objects inside)."""
 
@@ -104,7 +108,17 @@ class NumpySerializer:
 
         if not obj.flags.c_contiguous:  # one layout per value, so equal arrays hash equal
             obj = obj.copy(order="C")
-        np.save(file, obj, allow_pickle=False)
+        header = io.BytesIO()
+        fields = np.lib.format.header_data_from_array_1_0(obj)
+        try:
+            np.lib.format.write_array_header_1_0(header, fields)
+        except ValueError:  # a header too large for version 1.0, as np.save decides
+            header = io.BytesIO()
+            np.lib.format.write_array_header_2_0(header, fields)
+        file.write(header.getvalue())
+        data = memoryview(obj.reshape(-1).view(np.uint8))  # the array's own bytes, no copy
+        for start in range(0, len(data), _CHUNK):
+            file.write(data[start : start + _CHUNK])
 
     def load(self, buffer: bytearray | memoryview) -> Any:
         """The array on `buffer` itself, no copy: on a mapped file, its pages are the
