@@ -472,3 +472,51 @@ def test_switching_the_serialization_functions_changes_the_key(
     assert marked["steps"]["compute"]["cache_hit"] is False
     assert marked["return_value"] == {"scaled": 2}
     assert run_project(project, pipec_home, PAIR="marked")["steps"]["compute"]["cache_hit"]
+
+
+# -- clear messages ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("--refresh", "prodcue"), "--refresh"),
+        (("--max-workers", "0"), "--max-workers"),
+        (("--max-workers", "-3"), "--max-workers"),
+    ],
+)
+def test_bad_run_options_are_usage_errors_naming_the_option(
+    args: tuple[str, ...], named: str, tmp_path: Path, pipec_home: Path
+) -> None:
+    result = run_pipec(
+        "run", rel(TRUST), "--target", "debug", "--storage", tmp_path / "store", *args,
+        pipec_home=pipec_home,
+    )  # fmt: skip
+    assert result.returncode == 2, result
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr and "ValueError" not in result.stderr
+    assert not (tmp_path / "store" / "runs").exists()  # refused before anything ran
+
+
+def test_refresh_takes_a_repeat_of_a_step(tmp_path: Path, pipec_home: Path) -> None:
+    result, _ = run(tmp_path / "store", "--refresh", "produce", pipec_home=pipec_home)
+    assert result.returncode == 0, result
+    result = run_pipec(
+        "run", rel(TRUST), "--target", "debug", "--storage", tmp_path / "store",
+        "--refresh", "produce_2", pipec_home=pipec_home,
+    )  # fmt: skip
+    assert result.returncode == 0, result
+
+
+def test_credentials_in_a_store_url_stay_out_of_records_and_json(
+    tmp_path: Path, pipec_home: Path
+) -> None:
+    url = "memory://reader:s3cr3t@bucket-trust"
+    store = Store(url)
+    stored = store.put_value("runs/p/r/steps/s/outputs/v", {"a": 1})
+    assert "s3cr3t" not in stored.uri and "s3cr3t" not in repr(store)
+    assert store.get_value(stored) == {"a": 1}
+    result, summary = run(url, pipec_home=pipec_home)  # type: ignore[arg-type]
+    assert result.returncode == 0, result
+    assert summary["return_value"] == 6
+    assert "s3cr3t" not in result.stdout and "s3cr3t" not in result.stderr

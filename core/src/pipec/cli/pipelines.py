@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from enum import Enum
 from pathlib import Path
@@ -170,6 +171,23 @@ def param_values(pipeline: Pipeline, pairs: list[str]) -> dict[str, Any]:
         usage(f"--param: {exc}")
 
 
+def _refreshed(pipeline: Pipeline, names: list[str]) -> frozenset[str]:
+    """`--refresh` names, each a step of the pipeline (or a repeat of one, `name_2`, which
+    live logic may add): a typo is a usage error, not a refresh that never happens."""
+    known = {step.name for step in pipeline.steps}
+    unknown = [
+        name
+        for name in names
+        if name not in known and not any(re.fullmatch(rf"{re.escape(k)}_\d+", name) for k in known)
+    ]
+    if unknown:
+        usage(
+            f"--refresh: pipeline {pipeline.name!r} has no step {', '.join(map(repr, unknown))}; "
+            f"its steps: {', '.join(sorted(known)) or 'none'}"
+        )
+    return frozenset(names)
+
+
 def run(
     path: PathArg,
     target: Annotated[
@@ -180,7 +198,9 @@ def run(
     refresh: Annotated[
         list[str], typer.Option(help="re-run STEP even if cached; `all` for every step")
     ] = [],  # noqa: B006
-    max_workers: Annotated[int | None, typer.Option(help="parallel steps (default: CPUs)")] = None,
+    max_workers: Annotated[
+        int | None, typer.Option(min=1, help="parallel steps (default: CPUs)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary")] = False,
     option: Annotated[
         list[str], typer.Option("--option", help="KEY=VALUE for a target that compiles first")
@@ -193,7 +213,7 @@ def run(
         target=target,
         storage=storage,
         params=param_values(pipeline, param),
-        refresh=True if "all" in refresh else frozenset(refresh),
+        refresh=True if "all" in refresh else _refreshed(pipeline, refresh),
         max_workers=max_workers,
         quiet=as_json,
     )

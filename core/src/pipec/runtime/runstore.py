@@ -211,7 +211,7 @@ def read_step(store: Store, step_id: str) -> StepRecord:
     pipeline, run_id, step = parse_step_id(step_id)
     path = f"runs/{pipeline}/{run_id}/steps/{step}/step.json"
     if not store.exists(path):
-        raise LookupError(f"no task {step_id!r} in storage {store.url}")
+        raise LookupError(f"no task {step_id!r} in storage {store.shown}")
     return store.read_model(path, StepRecord)
 
 
@@ -440,7 +440,7 @@ def summary(run: StoredRun, record: RunRecord, steps: list[StepRecord]) -> dict[
         "pipeline": record.pipeline,
         "target": record.target,
         "status": record.status,
-        "storage": run.store.url,
+        "storage": run.store.shown,
         "steps": {
             step.name: {
                 "status": step.status,

@@ -67,6 +67,9 @@ M = TypeVar("M", bound=BaseModel)
 _TMP_PREFIX = ".tmp-"
 """Names being written; never listed, never read."""
 
+_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@")
+"""`user:password@` right after a URL's protocol."""
+
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
@@ -122,18 +125,22 @@ class Store:
     """A view of one store URL."""
 
     url: str
+    """The URL as given (normalised), credentials included: what step processes open."""
+    shown: str
+    """The URL without credentials (`user:password@`): what records, URIs and messages hold."""
 
     def __init__(self, url: str) -> None:
         self.url = _normalise(url)
+        self.shown = _CREDENTIALS.sub(r"\1", self.url)
         try:
             self._fs, self._root = fsspec.core.url_to_fs(self.url)
         except (ValueError, ImportError) as exc:
             reason = _protocol_problem(self.url, exc)
-            raise StorageError(f"storage {self.url} is not usable: {reason}") from exc
+            raise StorageError(f"storage {self.shown} is not usable: {reason}") from exc
         self._local = isinstance(self._fs, LocalFileSystem)
 
     def __repr__(self) -> str:
-        return f"Store({self.url!r})"
+        return f"Store({self.shown!r})"
 
     @classmethod
     def resolve(cls, url: str | None = None) -> Store:
@@ -158,15 +165,15 @@ class Store:
             finally:
                 self.remove(probe)
         except Exception as exc:
-            raise StorageError(f"storage {self.url} is not usable: {_reason(exc)}") from exc
+            raise StorageError(f"storage {self.shown} is not usable: {_reason(exc)}") from exc
 
     def uri(self, rel: str) -> str:
         """The full URL (or absolute path, for a plain-path store) of `rel`."""
         if not rel:
-            return self.url
-        if "://" not in self.url:
-            return os.path.join(self.url, *rel.split("/"))
-        return self.url + ("" if self.url.endswith("/") else "/") + rel
+            return self.shown
+        if "://" not in self.shown:
+            return os.path.join(self.shown, *rel.split("/"))
+        return self.shown + ("" if self.shown.endswith("/") else "/") + rel
 
     def write_bytes(self, rel: str, data: bytes) -> str:
         """Atomic write; returns the object's URI."""
@@ -497,16 +504,17 @@ class Store:
             return self._root
         parts = rel.rstrip("/").split("/")
         if any(part in ("", ".", "..") or "\\" in part for part in parts):
-            raise OutsideStoreError(f"{rel!r} is not a path inside the store {self.url}")
+            raise OutsideStoreError(f"{rel!r} is not a path inside the store {self.shown}")
         if self._local:
             return os.path.join(self._root, *parts)
         return f"{self._root.rstrip('/')}/{'/'.join(parts)}"
 
     def _relative(self, uri: str) -> str | None:
         """`uri` relative to the store, when it is a URI of this store."""
-        prefix = self.url if self.url.endswith("/") else self.url + "/"
-        if uri.startswith(prefix):
-            return uri[len(prefix) :]
+        for url in (self.shown, self.url):
+            prefix = url if url.endswith("/") else url + "/"
+            if uri.startswith(prefix):
+                return uri[len(prefix) :]
         if self._local and "://" not in uri and os.path.isabs(uri):
             relative = os.path.relpath(os.path.normpath(uri), self._root)
             if relative != ".." and not relative.startswith(".." + os.sep):
@@ -518,14 +526,14 @@ class Store:
         store: a record never makes pipec read (or unpickle) a file from elsewhere."""
         rel = self._relative(uri)
         if rel is None:
-            raise OutsideStoreError(f"{uri} is outside the store {self.url}: refused")
+            raise OutsideStoreError(f"{uri} is outside the store {self.shown}: refused")
         return self._fs, self._path(rel)
 
     def _locate(self, rel_or_uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
         """The filesystem and path of a relative path, a URI of this store or any URL."""
-        prefix = self.url if self.url.endswith("/") else self.url + "/"
-        if rel_or_uri.startswith(prefix):
-            return self._fs, self._path(rel_or_uri[len(prefix) :])
+        rel = self._relative(rel_or_uri) if "://" in rel_or_uri else None
+        if rel is not None:
+            return self._fs, self._path(rel)
         if "://" in rel_or_uri or os.path.isabs(rel_or_uri):
             return fsspec.core.url_to_fs(rel_or_uri)
         return self._fs, self._path(rel_or_uri)
