@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PIPELINES, Result, rel, run_pipec
+from conftest import PIPELINES, Result, marked_line, rel, run_pipec
 from pipec import cache
 from pipec.adapter import EngineRun
 from pipec.capture.session import load_pipeline
@@ -520,3 +520,19 @@ def test_credentials_in_a_store_url_stay_out_of_records_and_json(
     assert result.returncode == 0, result
     assert summary["return_value"] == 6
     assert "s3cr3t" not in result.stdout and "s3cr3t" not in result.stderr
+
+
+@pytest.mark.parametrize("target", ["debug", "local"])
+def test_sys_exit_in_a_step_fails_it_at_the_line_that_called_it(
+    target: str, tmp_path: Path, pipec_home: Path
+) -> None:
+    exits = PIPELINES / "run" / "exits.py"
+    result = run_pipec(
+        "run", rel(exits), "--target", target, "--storage", tmp_path / "store", "--json",
+        pipec_home=pipec_home,
+    )  # fmt: skip
+    assert result.returncode == 1, result
+    summary = json.loads(result.stdout)
+    assert summary["steps"]["quits"]["status"] == "failed"
+    error = summary["steps"]["quits"]["error"]
+    assert f"{rel(exits)}:{marked_line(exits)}: SystemExit: 3" in error

@@ -264,7 +264,7 @@ def execute(
             record.monitored = monitored(step, record)
     except InputError as exc:
         status, error = "failed", str(exc)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in a step fails it at that line
         status, error = "failed", describe_error(exc, f"in step {step.name!r}")
         shown = user_traceback(exc)
         where_raised = user_exception(exc, "").location
