@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PIPELINES, Result, marked_line, rel, run_pipec
+from conftest import PIPELINES, Result, marked_line, rel, run_pipec, squash
 from pipec import cache
 from pipec.adapter import EngineRun
 from pipec.capture.session import load_pipeline
@@ -536,3 +536,16 @@ def test_sys_exit_in_a_step_fails_it_at_the_line_that_called_it(
     assert summary["steps"]["quits"]["status"] == "failed"
     error = summary["steps"]["quits"]["error"]
     assert f"{rel(exits)}:{marked_line(exits)}: SystemExit: 3" in error
+
+
+def test_an_empty_step_name_is_refused_at_its_line(tmp_path: Path, pipec_home: Path) -> None:
+    pipeline = tmp_path / "empty_name.py"
+    pipeline.write_text(
+        "from pipec import PipelineController\n\n\n"
+        "def f():\n    return 1\n\n\n"
+        "pipe = PipelineController(name='empty', project='x')\n"
+        "pipe.add_function_step(name='', function=f, function_return=['r'])\n"
+    )
+    result = run_pipec("inspect", pipeline, pipec_home=pipec_home, cwd=tmp_path)
+    assert result.returncode == 1, result
+    assert "empty_name.py:9: error: a step name must not be empty" in squash(result.stderr)

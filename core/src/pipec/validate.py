@@ -56,6 +56,9 @@ def validate(pipeline: Pipeline) -> list[ValidationError]:
                 )
             )
             continue
+        if not step.name.strip():  # no folder, record or `${step...}` could name it
+            errors.append(ValidationError("a step name must not be empty", step.location))
+            continue
         if pipeline.style == "controller" and step.name in RESERVED_STEP_NAMES:
             errors.append(ValidationError(f"step name {step.name!r} is reserved", step.location))
         by_name[step.name] = step
