@@ -549,3 +549,19 @@ def test_an_empty_step_name_is_refused_at_its_line(tmp_path: Path, pipec_home: P
     result = run_pipec("inspect", pipeline, pipec_home=pipec_home, cwd=tmp_path)
     assert result.returncode == 1, result
     assert "empty_name.py:9: error: a step name must not be empty" in squash(result.stderr)
+
+
+def test_a_global_from_the_environment_is_never_pickled_into_a_compiled_file(
+    tmp_path: Path, pipec_home: Path
+) -> None:
+    pipeline = PIPELINES / "run" / "environment_global.py"
+    out = tmp_path / "compiled"
+    result = run_pipec("compile", rel(pipeline), "--target", "json", "--out", out,
+                       pipec_home=pipec_home)  # fmt: skip
+    assert result.returncode == 1, result
+    message = squash(result.stderr)
+    assert "reads the module global 'TOKEN'" in message
+    assert f"set from the environment at {rel(pipeline)}:{marked_line(pipeline)}" in message
+    assert not out.exists() or "t0ps3cret" not in "".join(
+        p.read_text() for p in out.rglob("*") if p.is_file()
+    )

@@ -7,9 +7,11 @@ data, for decorators and controllers alike.
 
 from __future__ import annotations
 
+import ast
 import base64
 import inspect
 import json
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,6 +31,7 @@ from pipec.ir import (
     SourceLocation,
     StepPolicies,
 )
+from pipec.source import file_tree
 
 CONTINUE_KEYS = (
     "continue_on_fail",
@@ -38,8 +41,59 @@ CONTINUE_KEYS = (
 )
 
 
+def _environment_globals(fn: Callable[..., Any]) -> list[tuple[str, int]]:
+    """(name, line) of the module globals `fn` reads that its file sets from the
+    environment (`TOKEN = os.environ["TOKEN"]`): cloudpickle would carry their values,
+    secrets included, into the IR and every file compiled from it. Only a function of
+    the pipeline file itself (`__main__`) is pickled with its globals."""
+    code = getattr(fn, "__code__", None)
+    if code is None or getattr(fn, "__module__", None) != "__main__":
+        return []
+    names: set[str] = set()
+    pending = [code]
+    while pending:
+        current = pending.pop()
+        names.update(current.co_names)
+        pending.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    try:
+        _, tree = file_tree(code.co_filename)
+    except (OSError, SyntaxError, ValueError):
+        return []
+    found = []
+    for node in tree.body:
+        value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+        if value is None or not _reads_environment(value):
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[union-attr]
+        found.extend(
+            (name.id, node.lineno)
+            for target in targets
+            for name in ast.walk(target)
+            if isinstance(name, ast.Name) and name.id in names
+        )
+    return found
+
+
+def _reads_environment(expr: ast.expr) -> bool:
+    return any(
+        (isinstance(node, ast.Attribute) and node.attr in ("environ", "environb", "getenv"))
+        or (isinstance(node, ast.Name) and node.id in ("environ", "getenv"))
+        for node in ast.walk(expr)
+    )
+
+
 def callable_spec(fn: Callable[..., Any], option: str, where: SourceLocation) -> CallableSpec:
-    """Carry a user callable by value (cloudpickle), with where it is defined."""
+    """Carry a user callable by value (cloudpickle), with where it is defined; never one
+    that would carry a value read from the environment."""
+    for name, line in _environment_globals(fn):
+        file = display_path(fn.__code__.co_filename)
+        raise CaptureError(
+            f"{option}: {getattr(fn, '__qualname__', fn)!r} reads the module global {name!r}, "
+            f"set from the environment at {file}:{line}: its value would be written into the "
+            "pipeline and every file compiled from it. Read the environment inside the "
+            "function instead",
+            where,
+        )
     try:
         pickled = base64.b64encode(cloudpickle.dumps(fn)).decode()
     except Exception as exc:
