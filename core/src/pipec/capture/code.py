@@ -186,13 +186,23 @@ def local_modules(
             continue
         digest = hashlib.sha256()
         for path in files:
-            with open(path, "rb") as handle:
-                text = handle.read()
-            digest.update(os.path.relpath(path, here).encode() + b"\0" + text + b"\0")
-            with contextlib.suppress(SyntaxError, ValueError):
-                todo.extend(imported_packages(text.decode("utf-8", "replace")))
+            text_digest, imported = _module_file(path, os.stat(path).st_mtime_ns)
+            digest.update(f"{os.path.relpath(path, here)}\0{text_digest}\0".encode())
+            todo.extend(imported)
         found[name] = digest.hexdigest()
     return dict(sorted(found.items()))
+
+
+@functools.lru_cache(maxsize=256)
+def _module_file(path: str, mtime_ns: int) -> tuple[str, tuple[str, ...]]:
+    """A module file's sha256 and the top-level names it imports, read once per version
+    of the file however many steps import it."""
+    with open(path, "rb") as handle:
+        text = handle.read()
+    imported: tuple[str, ...] = ()
+    with contextlib.suppress(SyntaxError, ValueError):
+        imported = tuple(imported_packages(text.decode("utf-8", "replace")))
+    return hashlib.sha256(text).hexdigest(), imported
 
 
 def _module_files(here: str, name: str) -> list[str]:

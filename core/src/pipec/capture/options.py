@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import functools
 import inspect
 import json
 import types
@@ -31,7 +32,7 @@ from pipec.ir import (
     SourceLocation,
     StepPolicies,
 )
-from pipec.source import file_tree
+from pipec.source import FileIndex, file_index
 
 CONTINUE_KEYS = (
     "continue_on_fail",
@@ -56,21 +57,26 @@ def _environment_globals(fn: Callable[..., Any]) -> list[tuple[str, int]]:
         names.update(current.co_names)
         pending.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
     try:
-        _, tree = file_tree(code.co_filename)
+        assigned = _environment_assignments(file_index(code.co_filename))
     except (OSError, SyntaxError, ValueError):
         return []
-    found = []
-    for node in tree.body:
+    return [(name, line) for name, line in assigned.items() if name in names]
+
+
+@functools.lru_cache(maxsize=64)
+def _environment_assignments(index: FileIndex) -> dict[str, int]:
+    """Module-level names a file sets from the environment, with their lines (once per
+    parse of the file: a pipeline of many steps asks for each callable)."""
+    found: dict[str, int] = {}
+    for node in index.tree.body:
         value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
         if value is None or not _reads_environment(value):
             continue
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[union-attr]
-        found.extend(
-            (name.id, node.lineno)
-            for target in targets
-            for name in ast.walk(target)
-            if isinstance(name, ast.Name) and name.id in names
-        )
+        for target in targets:
+            for name in ast.walk(target):
+                if isinstance(name, ast.Name):
+                    found.setdefault(name.id, node.lineno)
     return found
 
 
