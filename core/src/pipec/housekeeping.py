@@ -12,7 +12,6 @@ Internal: `pipec runs rm` and `pipec gc` are the interface.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -147,7 +146,7 @@ def _uris(store: Store, models: Iterable[BaseModel]) -> Iterator[str]:
     for model in models:
         for value in _walk(model):
             uri = value.uri if isinstance(value, (StoredValue, Report)) else None
-            rel = _relative(store, uri) if uri else None
+            rel = store.relative(uri) if uri else None
             if rel is not None:
                 yield rel
 
@@ -164,13 +163,3 @@ def _walk(obj: object) -> Iterator[object]:
     elif isinstance(obj, (list, tuple)):
         for value in obj:
             yield from _walk(value)
-
-
-def _relative(store: Store, uri: str) -> str | None:
-    """`uri` relative to the store, or None for a URI elsewhere (a reported URL)."""
-    base = store.uri("")
-    sep = "/" if "://" in base else os.sep
-    prefix = base.rstrip(sep) + sep
-    if not uri.startswith(prefix):
-        return None
-    return uri[len(prefix) :].replace(sep, "/")

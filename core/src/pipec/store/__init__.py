@@ -484,7 +484,7 @@ class Store:
     def _describe(self, uri: str) -> str:
         """A value in the user's terms, from its place in the layout: which output of
         which step, written by which run."""
-        parts = (self._relative(uri) or "").split("/")
+        parts = (self.relative(uri) or "").split("/")
         if len(parts) == 7 and parts[0] == "runs" and parts[3] == "steps":
             _, pipeline, run_id, _, step, kind, name = parts
             what = {"outputs": "output", "artifacts": "artifact", "models": "model"}
@@ -509,7 +509,7 @@ class Store:
             return os.path.join(self._root, *parts)
         return f"{self._root.rstrip('/')}/{'/'.join(parts)}"
 
-    def _relative(self, uri: str) -> str | None:
+    def relative(self, uri: str) -> str | None:
         """`uri` relative to the store, when it is a URI of this store."""
         for url in (self.shown, self.url):
             prefix = url if url.endswith("/") else url + "/"
@@ -524,14 +524,14 @@ class Store:
     def _inside(self, uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
         """The filesystem and path of a value a record points at, which must be in this
         store: a record never makes pipec read (or unpickle) a file from elsewhere."""
-        rel = self._relative(uri)
+        rel = self.relative(uri)
         if rel is None:
             raise OutsideStoreError(f"{uri} is outside the store {self.shown}: refused")
         return self._fs, self._path(rel)
 
     def _locate(self, rel_or_uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
         """The filesystem and path of a relative path, a URI of this store or any URL."""
-        rel = self._relative(rel_or_uri) if "://" in rel_or_uri else None
+        rel = self.relative(rel_or_uri) if "://" in rel_or_uri else None
         if rel is not None:
             return self._fs, self._path(rel)
         if "://" in rel_or_uri or os.path.isabs(rel_or_uri):
