@@ -54,6 +54,15 @@ class DagOptions:
     baked in)."""
 
 
+def missing_ir(data_file: str) -> str:
+    """What a DAG file whose IR file was not deployed beside it says, at parse time and
+    in `pipec_begin` should the file go missing later."""
+    return (
+        f"pipec: {data_file} is missing beside this DAG file: deploy it with the DAG file"
+        " (`pipec compile` writes both)"
+    )
+
+
 def dag_id(pipeline: Pipeline) -> str:
     """Airflow accepts letters, digits, `_`, `.` and `-` in ids."""
     return safe_id(pipeline.name)
@@ -109,6 +118,8 @@ def render(pipeline: Pipeline, options: DagOptions, pipec_version: str) -> str:
         "from airflow.sdk import DAG, Param, TriggerRule, task",
         "",
         f"PIPELINE = Path(__file__).with_name({_py(options.data_file)})",
+        "if not PIPELINE.is_file():  # an import error in the DAG list, not a failed run",
+        f"    raise FileNotFoundError({_py(missing_ir(options.data_file))})",
         f"STORAGE = {_py(options.storage)}  # artifact store; None: the worker's $PIPEC_STORAGE",
         f"PROJECT_DIR = {_py(options.project_dir)}  # where relative paths in the pipeline start",
         f"STORAGE_CONN = {_py(options.storage_conn)}  # Airflow connection with the store's"

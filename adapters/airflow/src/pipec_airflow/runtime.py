@@ -23,9 +23,12 @@ from pipec.adapter import EngineRun, StepRetry, open_store, run_id_of
 from pipec.ir import Pipeline
 
 from pipec_airflow.credentials import use_storage_connection
-from pipec_airflow.dagfile import BEGIN, REFRESH
+from pipec_airflow.dagfile import BEGIN, REFRESH, missing_ir
 
 TARGET = "airflow"
+
+BEGIN_ERROR = "pipec_error"
+"""The XCom key of `begin`'s error, which every other task of the DAG run fails with."""
 
 _TASKS = itertools.count()
 """Step tasks this process has run."""
@@ -45,10 +48,36 @@ def run_id(context: dict[str, Any]) -> str:
     return run_id_of(context["run_id"])
 
 
+def _opened(context: dict[str, Any]) -> dict[str, Any]:
+    """What `begin` returned for this DAG run. When it failed, this task fails at once
+    with one line naming its error: there is no run to take part in."""
+    ti = context["ti"]
+    opened = ti.xcom_pull(task_ids=BEGIN)
+    if opened is None:
+        error = ti.xcom_pull(task_ids=BEGIN, key=BEGIN_ERROR) or "see its log"
+        raise AirflowFailException(f"pipec: not run, since {BEGIN} failed: {error}")
+    return opened
+
+
 def _this_run(storage: str | None, context: dict[str, Any]) -> EngineRun:
     """The pipec run of this DAG run (`begin` says which pipeline it is)."""
-    opened = context["ti"].xcom_pull(task_ids=BEGIN)
+    opened = _opened(context)
     return EngineRun.open(storage, opened["pipeline"], run_id(context), TARGET)
+
+
+def begin_failure(
+    exc: BaseException, pipeline_file: Path, storage: str | None, storage_conn: str | None
+) -> str:
+    """`begin`'s error and what the operator can do about it, in one line."""
+    if isinstance(exc, FileNotFoundError) and Path(exc.filename or "") == Path(pipeline_file):
+        return missing_ir(Path(pipeline_file).name)
+    where = f"the store {storage}" if storage else "the store in the worker's $PIPEC_STORAGE"
+    creds = f"Airflow connection {storage_conn!r}" if storage_conn else "the worker's environment"
+    return (
+        f"pipec could not open the run: {type(exc).__name__}: {exc}. Check that {where} is"
+        f" reachable from this worker with the credentials in {creds}, then trigger the DAG"
+        " again"
+    )
 
 
 def refreshes(context: dict[str, Any], step: str) -> bool:
@@ -70,10 +99,18 @@ def call(
     """The one entry point of the generated tasks; returns small JSON for XCom.
     `storage_conn` names the Airflow connection holding the store's credentials, read by
     every task since each may run on another worker."""
+    if action == "begin":
+        try:
+            if storage_conn is not None:
+                use_storage_connection(storage_conn, storage)
+            return begin(pipeline_file, storage, context)
+        except Exception as exc:
+            message = begin_failure(exc, pipeline_file, storage, storage_conn)
+            context["ti"].xcom_push(key=BEGIN_ERROR, value=message)
+            raise AirflowFailException(message) from exc
+    _opened(context)  # before the store: when `begin` failed, its error is the one to show
     if storage_conn is not None:
         use_storage_connection(storage_conn, storage)
-    if action == "begin":
-        return begin(pipeline_file, storage, context)
     if action == "end":
         return end(storage, project_dir, context)
     assert step is not None
