@@ -71,6 +71,22 @@ def test_a_target_that_keeps_the_contract_is_listed(register: Any) -> None:
     assert "good-target" in result.stdout
 
 
+def test_targets_shows_each_targets_distribution_and_version(register: Any) -> None:
+    from importlib.metadata import version
+
+    register(Good(), "by-hand")
+    dists = plugins.target_distributions()
+    assert dists["local"] == ("pipec", version("pipec"))
+    assert dists["json"] == ("pipec", version("pipec"))
+    assert dists["good-target"] is None  # registered by hand: in no distribution
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["targets"])
+    assert result.exit_code == 0
+    local = next(line for line in result.stdout.splitlines() if " local " in line)
+    assert " pipec " in local and version("pipec") in local
+    good = next(line for line in result.stdout.splitlines() if "good-target" in line)
+    assert f"(module {__name__})" in good
+
+
 def test_a_target_missing_an_attribute_is_refused_naming_the_plugin(register: Any) -> None:
     register(NoRun(), "broken-plugin")
     with pytest.raises(

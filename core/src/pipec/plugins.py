@@ -80,6 +80,18 @@ def targets() -> dict[str, Target]:
     return dict(sorted(found.items()))
 
 
+def target_distributions() -> dict[str, tuple[str, str] | None]:
+    """Each registered target's distribution and its version, by target name (what
+    `pipec targets` shows); None for one a plugin registered by hand, outside any
+    installed distribution."""
+    pm = plugin_manager()
+    dists = {
+        pm.get_name(plugin): (dist.project_name, dist.version)
+        for plugin, dist in pm.list_plugin_distinfo()
+    }
+    return {target.name: dists.get(plugin) for plugin, target in _contributions("pipec_targets")}
+
+
 def get_target(name: str) -> Target:
     available = targets()
     if name not in available:

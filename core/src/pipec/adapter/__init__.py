@@ -16,6 +16,9 @@ adapters to that. The pieces:
   onto its own task options;
 - `run_logic`: for targets with the `dynamic` capability, the pipeline's own logic
   running in the engine's flow, each attempt an engine task (`EngineAttempt`);
+- `run_here`: for a target whose engine runs attempts, not whole steps (Ray): pipec's
+  own scheduler in the `pipec run` process, as on the local target, each attempt an
+  engine task (`EngineAttempt`) that calls `EngineRun.attempt_here` where it runs;
 - `open_store`, `check_parameters`, `run_id_of`: the checks every target makes first;
 - `read_run`: for observers (`pipec_run_event`), the IR a run executed and its steps'
   records (`StepRecord`, with their `Report`s and `StoredValue`s); `Store.local_path`
@@ -41,6 +44,7 @@ from pipec.runtime import engine, runstore
 from pipec.runtime.engine import ENGINE_FEATURES, StepOutcome, StepRetry, handoff
 from pipec.runtime.local import PipelineRun
 from pipec.runtime.logic import run_logic as _run_logic
+from pipec.runtime.logic import run_started
 from pipec.runtime.node import EnginePolicies
 from pipec.runtime.step import AttemptFn
 from pipec.store import Store, slug
@@ -176,6 +180,20 @@ def run_logic(
     return EngineRun.open(store.url, pipeline.name, run_id, target), record
 
 
+def run_here(
+    pipeline: Pipeline, options: RunOptions, logic: Logic, *, attempt: EngineAttempt
+) -> RunResult:
+    """A started pipeline run by pipec's own scheduler in this process, exactly as on the
+    local target: a decorator pipeline's live logic (it may branch on step values: the
+    `dynamic` capability), else the IR's steps; skip rules, the cache, callbacks (with
+    `logic.controller` as their `pipeline`) and retries run here, and each attempt is the
+    engine's task (`attempt`), made in a thread of its own, so independent steps are
+    concurrent engine tasks. The attempt function waits for its task, kills it at its
+    time limit or when `EngineRun.stopped()`, and records such an end with
+    `EngineRun.end_attempt`."""
+    return run_started(pipeline, options, logic, _EngineAttempts(options.target, attempt))
+
+
 __all__ = [
     "ENGINE_FEATURES",
     "FEATURES",
@@ -200,6 +218,7 @@ __all__ = [
     "hookimpl",
     "open_store",
     "read_run",
+    "run_here",
     "run_id_of",
     "run_logic",
 ]

@@ -21,7 +21,7 @@ from pipec.diagram import dot, mermaid, show_value
 from pipec.errors import PipelineError, PipelineErrors, UsageError, user_exception
 from pipec.ir import Pipeline, json_schema
 from pipec.params import from_text
-from pipec.plugins import get_target, targets
+from pipec.plugins import get_target, target_distributions, targets
 from pipec.runtime.runstore import find_run
 from pipec.store import StorageError
 from pipec.validate import check_target, validate
@@ -255,9 +255,11 @@ def list_targets() -> None:
         found = targets()
     except UsageError as exc:
         usage(str(exc))
-    table = Table("target", "description", "provided by")
+    dists = target_distributions()
+    table = Table("target", "description", "distribution", "version")
     for name, target in found.items():
-        table.add_row(name, target.description, type(target).__module__)
+        dist, version = dists.get(name) or (f"(module {type(target).__module__})", "")
+        table.add_row(name, target.description, dist, version)
     out.print(table)
 
 

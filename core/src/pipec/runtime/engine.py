@@ -20,6 +20,7 @@ from typing import Any
 from pipec.errors import describe_error
 from pipec.ir import Pipeline
 from pipec.records import SUCCEEDED, RunRecord, StepRecord, StoredValue
+from pipec.runtime import attempt as attempts
 from pipec.runtime import console, replay, runstore
 from pipec.runtime.node import Node, is_fatal, skip_reason
 from pipec.runtime.runstore import StepCall, StoredRun
@@ -194,6 +195,36 @@ class EngineRun:
             interrupted=interrupted,
             processes=processes,
         )
+
+    def attempt_here(self, step: str, number: int, *, project_dir: str) -> StepRecord:
+        """Attempt `number` of `step` in this very process, no step process started: for an
+        engine whose task already is a process of its own that the engine kills to stop it
+        (a Ray task), so nothing else may run in it meanwhile. The scheduler that waits for
+        the task records a kill with `end_attempt`. What the attempt writes to `sys.stdout`
+        / `sys.stderr` is its console, as on the `debug` target (`pipec.runtime.console`)."""
+        log = console.ConsoleLog(self.state, step, number)
+        try:
+            with console.capturing(log):
+                record = attempts.execute(self.call(step, project_dir), number)
+        finally:
+            log.close()
+        return log.stamp(self.state, record)
+
+    def end_attempt(self, step: str, number: int, status: str, error: str) -> StepRecord:
+        """Record attempt `number` of `step` as `status` (`aborted`, `failed`) with `error`,
+        when its engine task ended without recording it (killed at its time limit, on a
+        stop, or crashed); what it stored goes. An attempt that recorded itself first
+        (it ended as the kill came) keeps its own record."""
+        record = self.state.step_record(step)
+        if record.status != "running" or any(a.number == number for a in record.attempts):
+            return record
+        return runstore.end_attempt(self.state, step, number, status, error)
+
+    def stopped(self) -> bool:
+        """Whether the run was stopped (`abort_on_failure`, a controller's `stop()`), so
+        a scheduler kills the attempts it waits for; read from the run's record at most
+        once a second in this process."""
+        return _stopped(self.state)
 
     def step(
         self,

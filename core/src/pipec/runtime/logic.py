@@ -157,3 +157,20 @@ def run_logic(
         _ACTIVE.reset(token)
     record = run.finish(return_value=value)
     return RunResult(record=record, summary=run.summary(), value=value)
+
+
+def run_started(
+    pipeline: Pipeline, options: RunOptions, logic: Logic, executor: Executor, **where: Any
+) -> RunResult:
+    """A started pipeline on pipec's own scheduler, its attempts through `executor`: a
+    decorator pipeline's real logic (`run_logic`), else the IR's steps, with the live
+    controller (if any) as what callbacks receive and `get_pipeline_dag()` reads."""
+    if logic.function is not None:
+        return run_logic(pipeline, options, logic, executor, **where)
+    run = PipelineRun(pipeline, options, executor, controller=logic.controller, **where)
+    if logic.controller is not None:
+        logic.controller._run = run
+    for step in run.pipeline.in_dependency_order():
+        run.add(step)
+    record = run.finish()
+    return RunResult(record=record, summary=run.summary())

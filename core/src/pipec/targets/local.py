@@ -16,8 +16,8 @@ from pipec.contract import FEATURES, Logic, RunOptions, RunResult, Target
 from pipec.errors import UsageError
 from pipec.hookspecs import hookimpl
 from pipec.ir import Pipeline
-from pipec.runtime.local import Executor, InProcess, PipelineRun, Subprocesses
-from pipec.runtime.logic import run_logic
+from pipec.runtime.local import Executor, InProcess, Subprocesses
+from pipec.runtime.logic import run_started
 
 # runs in the current environment: docker / repo options do not apply here
 LOCAL_FEATURES = frozenset(FEATURES) - {"loop", "task_factory"}
@@ -40,16 +40,7 @@ class LocalTarget:
         )
 
     def run(self, pipeline: Pipeline, options: RunOptions, logic: Logic) -> RunResult:
-        executor = self._executor(options)
-        if logic.function is not None:
-            return run_logic(pipeline, options, logic, executor)
-        run = PipelineRun(pipeline, options, executor, controller=logic.controller)
-        if logic.controller is not None:
-            logic.controller._run = run
-        for step in run.pipeline.in_dependency_order():
-            run.add(step)
-        record = run.finish()
-        return RunResult(record=record, summary=run.summary())
+        return run_started(pipeline, options, logic, self._executor(options))
 
 
 def _echo(options: RunOptions) -> Callable[[str], None]:
