@@ -19,7 +19,13 @@ import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("core/src", "adapters/airflow/src", "adapters/prefect/src", "plugins/mlflow/src")
+SOURCES = (
+    "core/src",
+    "adapters/airflow/src",
+    "adapters/prefect/src",
+    "plugins/mlflow/src",
+    "plugins/ray/src",
+)
 CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
     "importlinter"
 ]
@@ -125,6 +131,11 @@ BAD_IMPORTS = {
         "adapters",
         {"plugins/mlflow/src/pipec_mlflow/hooks.py": "from pipec.runtime import runstore\n"},
         ("pipec_mlflow.hooks -> pipec.runtime.runstore",),
+    ),
+    "the Ray plugin imports the runtime": BadImport(
+        "adapters",
+        {"plugins/ray/src/pipec_ray/queues.py": "from pipec.runtime.local import PipelineRun\n"},
+        ("pipec_ray.queues -> pipec.runtime.local",),
     ),
     "a pipec module imports the package root": BadImport(
         "package-root",
