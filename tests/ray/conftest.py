@@ -16,7 +16,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,22 +99,27 @@ def _wait_for(address: str, env: dict[str, str], count: int, procs: list[subproc
         time.sleep(1)
 
 
-@pytest.fixture(scope="session")
-def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    logs = tmp_path_factory.mktemp("ray-logs")
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+@contextmanager
+def cluster(where: Path, env: dict[str, str], *, worker_node: bool) -> Iterator[Cluster]:
+    """A head node (2 CPUs) and, with `worker_node`, a second node (1 CPU) serving
+    `QUEUE`, their logs and files in `where`; stopped on exit."""
+    env = {**env, "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)
     port = _free_port()
     address = f"127.0.0.1:{port}"
+    (where / "tmp").mkdir(parents=True)
     procs = [
         _start(["--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-                f"--temp-dir={tmp_path_factory.mktemp('ray')}"], logs / "head.log", env)
+                f"--temp-dir={where / 'tmp'}"], where / "head.log", env)
     ]  # fmt: skip
     try:
-        _wait_for(address, env, 1, procs)
+        nodes = _wait_for(address, env, 1, procs)
+        if not worker_node:
+            yield Cluster(address=address, head_node=str(nodes[0]["id"]), worker_node="")
+            return
         procs.append(
             _start([f"--address={address}", "--num-cpus=1",
-                    f"--resources={json.dumps({QUEUE: 1})}"], logs / "worker.log", env)
+                    f"--resources={json.dumps({QUEUE: 1})}"], where / "worker.log", env)
         )  # fmt: skip
         nodes = _wait_for(address, env, 2, procs)
         worker = next(n["id"] for n in nodes if QUEUE in n["resources"])  # type: ignore[operator]
@@ -122,6 +128,12 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         for proc in reversed(procs):
             _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with cluster(tmp_path_factory.mktemp("ray"), dict(os.environ), worker_node=True) as found:
+        yield found
 
 
 @pytest.fixture(autouse=True)
@@ -136,3 +148,9 @@ def on_cluster(ray_cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Cluster
 def in_root(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pipelines are addressed from the repository root, as in the README."""
     monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture(scope="session")
+def start_cluster() -> Callable[..., AbstractContextManager[Cluster]]:
+    """`cluster`, for a test that needs a cluster of its own (other nodes' environment)."""
+    return cluster

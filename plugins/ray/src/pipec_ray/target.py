@@ -76,7 +76,10 @@ def connected(address: str | None) -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
-    ray.init(address=address or None, logging_level="WARNING", log_to_driver=True)
+    try:
+        ray.init(address=address or None, logging_level="WARNING", log_to_driver=True)
+    except ConnectionError as exc:
+        raise UsageError(f"cannot reach the Ray cluster: {exc}") from exc
     try:
         yield
     finally:
