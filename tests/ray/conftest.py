@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -80,9 +82,13 @@ def _nodes(address: str, env: dict[str, str]) -> list[dict[str, object]]:
         "print(json.dumps([{'id': n['NodeID'], 'resources': n['Resources']} "
         "for n in ray.nodes() if n['Alive']]))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe, address], capture_output=True, text=True, env=env
-    )
+    try:  # a driver waits long for a cluster that is not there (yet)
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, address],
+            capture_output=True, text=True, env=env, timeout=60,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return []
     if proc.returncode != 0:
         return []
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -107,10 +113,11 @@ def cluster(where: Path, env: dict[str, str], *, worker_node: bool) -> Iterator[
     env.pop("RAY_ADDRESS", None)
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    (where / "tmp").mkdir(parents=True)
+    # Ray's socket paths live in its temp dir and may not exceed 107 bytes: a short one
+    files = tempfile.mkdtemp(prefix="pipec-ray-")
     procs = [
         _start(["--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-                f"--temp-dir={where / 'tmp'}"], where / "head.log", env)
+                f"--temp-dir={files}"], where / "head.log", env)
     ]  # fmt: skip
     try:
         nodes = _wait_for(address, env, 1, procs)
@@ -128,6 +135,7 @@ def cluster(where: Path, env: dict[str, str], *, worker_node: bool) -> Iterator[
     finally:
         for proc in reversed(procs):
             _stop(proc)
+        shutil.rmtree(files, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
