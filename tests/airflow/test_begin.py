@@ -4,6 +4,7 @@ DAG file without its IR file is an import error when Airflow parses it."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,25 @@ def test_a_failed_begin_fails_every_task_with_its_error(
     assert f"AirflowFailException: {error}\n" in log  # pipec_begin's own log
     failed = f"AirflowFailException: pipec: not run, since pipec_begin failed: {error}\n"
     assert log.count(failed) == 3  # split, add and pipec_end
+
+
+def test_a_mistyped_conf_key_is_warned_about_in_begins_log(
+    dags_folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    options = {"storage": str(tmp_path / "store")}
+    dag_file, _ = AirflowTarget().compile(load_pipeline(REPLAY), dags_folder, options)
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(dag_file)).get_dag("replay")
+    with caplog.at_level(logging.WARNING):
+        dag_run = dag.test(run_conf={"x": 4, "y": 5, "pipec_refresh": True})
+
+    assert dag_run.state == "success"
+    warned = [r for r in caplog.records if "DAG run conf" in r.getMessage()]
+    assert [(r.levelno, r.getMessage()) for r in warned] == [
+        (
+            logging.WARNING,
+            "pipec: DAG run conf 'y': no such parameter of 'replay', ignored"
+            " (its parameters: limit, x)",
+        )
+    ]

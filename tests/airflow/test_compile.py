@@ -189,3 +189,12 @@ def test_the_environment_option_keeps_the_refusal(tmp_path: Path) -> None:
     assert "docker environment (compile option environment=refuse)" in errors[0]
     assert len(errors) == 2 and "repo environment" in errors[1]
     assert not out.exists()
+
+
+def test_a_dag_without_params_imports_no_param(tmp_path: Path) -> None:
+    without = compile_to("tests/core/pipelines/controller/odd_names.py", tmp_path / "a")
+    with_params = compile_to(str(HERE / "pipelines" / "outcomes.py"), tmp_path / "b")
+    imports = [line for line in without.read_text().splitlines() if "import" in line]
+    assert "from airflow.sdk import DAG, TriggerRule, task" in imports
+    assert "Param(" not in without.read_text()
+    assert "from airflow.sdk import DAG, Param, TriggerRule, task" in with_params.read_text()

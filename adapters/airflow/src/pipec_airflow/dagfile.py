@@ -102,6 +102,8 @@ def render(pipeline: Pipeline, options: DagOptions, pipec_version: str) -> str:
     """The DAG file's source."""
     ids = task_ids(pipeline)
     names = _step_variables(pipeline)
+    params = [(p.name, source) for p in pipeline.parameters if (source := _param(p)) is not None]
+    sdk = "DAG, Param, TriggerRule, task" if params else "DAG, TriggerRule, task"
     lines = [
         f"# Airflow DAG compiled by pipec {pipec_version} from {pipeline.source}"
         f" (pipeline {pipeline.name!r}).",
@@ -115,7 +117,7 @@ def render(pipeline: Pipeline, options: DagOptions, pipec_version: str) -> str:
         "from datetime import timedelta",
         "from pathlib import Path",
         "",
-        "from airflow.sdk import DAG, Param, TriggerRule, task",
+        f"from airflow.sdk import {sdk}",
         "",
         f"PIPELINE = Path(__file__).with_name({_py(options.data_file)})",
         "if not PIPELINE.is_file():  # an import error in the DAG list, not a failed run",
@@ -157,10 +159,7 @@ def render(pipeline: Pipeline, options: DagOptions, pipec_version: str) -> str:
         '    tags=["pipec"],',
         "    params={",
     ]
-    for p in pipeline.parameters:
-        source = _param(p)
-        if source is not None:
-            lines.append(f"        {_py(p.name)}: {source},")
+    lines += [f"        {_py(name)}: {source}," for name, source in params]
     lines += [
         "    },",
         ") as dag:",

@@ -15,6 +15,7 @@ ClearML's continue / skip semantics are the local target's by construction.
 from __future__ import annotations
 
 import itertools
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from pipec_airflow.credentials import use_storage_connection
 from pipec_airflow.dagfile import BEGIN, REFRESH, missing_ir
 
 TARGET = "airflow"
+
+_log = logging.getLogger(__name__)
+"""Warnings for the task log (Airflow routes the standard logging there)."""
 
 BEGIN_ERROR = "pipec_error"
 """The XCom key of `begin`'s error, which every other task of the DAG run fails with."""
@@ -122,6 +126,14 @@ def begin(pipeline_file: Path, storage: str | None, context: dict[str, Any]) -> 
     pipeline = Pipeline.model_validate_json(Path(pipeline_file).read_text(encoding="utf-8"))
     known = {p.name for p in pipeline.parameters}
     params = {k: v for k, v in dict(context["params"]).items() if k in known}
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    if unknown := sorted(set(conf) - known - {REFRESH}):
+        _log.warning(
+            "pipec: DAG run conf %s: no such parameter of %r, ignored (its parameters: %s)",
+            ", ".join(map(repr, unknown)),
+            pipeline.name,
+            ", ".join(sorted(known)) or "none",
+        )
     run = EngineRun.begin(store, pipeline, run_id(context), TARGET, params)
     print(f"pipec: run {run.run_id} of {pipeline.name!r} in {store.url}")
     return {"pipeline": pipeline.name, "run_id": run.run_id, "storage": store.url}
