@@ -166,9 +166,10 @@ def _airflow_home() -> Iterator[Path]:
     if os.environ.get("AIRFLOW_HOME"):
         from airflow.configuration import conf
 
+        check_migrated()  # the user's metadata database is theirs to migrate
         folder = Path(conf.get("core", "dags_folder"))
         folder.mkdir(parents=True, exist_ok=True)
-        yield folder  # the user's metadata database is theirs to migrate
+        yield folder
         return
     with tempfile.TemporaryDirectory(prefix="pipec-airflow-") as home:
         os.environ.update(throwaway_home(Path(home)))
@@ -190,6 +191,19 @@ def throwaway_home(home: Path) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",  # steps' own output and errors remain
     }
+
+
+def check_migrated() -> None:
+    """Refuse, before anything runs, an $AIRFLOW_HOME whose metadata database has no
+    tables yet: Airflow would fail deep inside `dag.test()` with a bare SQL error."""
+    from airflow import settings
+    from sqlalchemy import inspect
+
+    if not inspect(settings.engine).has_table("dag"):
+        raise UsageError(
+            f"Airflow's metadata database of AIRFLOW_HOME={os.environ['AIRFLOW_HOME']} has no"
+            " tables yet: run `airflow db migrate` first"
+        )
 
 
 def migrate() -> None:
