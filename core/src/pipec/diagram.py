@@ -41,8 +41,8 @@ def show_value(value: Value) -> str:
         )
     if isinstance(value, Expr):
         args = [show_value(a) for a in value.args]
-        if value.op in _SYMBOLS and len(args) == 2:
-            return f"({args[0]} {_SYMBOLS[value.op]} {args[1]})"
+        if value.op in _SYMBOLS and len(args) >= 2:
+            return "(" + f" {_SYMBOLS[value.op]} ".join(args) + ")"
         if value.op in ("list", "tuple", "set"):
             inner = ", ".join(args)
             return {"list": f"[{inner}]", "tuple": f"({inner},)", "set": f"{{{inner}}}"}[value.op]

@@ -11,6 +11,7 @@ Internal.
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import operator
 from collections.abc import Callable
@@ -26,8 +27,15 @@ BINARY = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "l
 COMPARE = ("lt", "le", "eq", "ne", "gt", "ge")
 UNARY = ("neg", "pos", "invert", "abs", "trunc", "floor", "ceil")
 
+
+def _left_fold(fn: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """A binary operator over any number of operands, left to right: `a + b + c` is one
+    node of three arguments rather than a nesting as deep as the chain (see `operation`)."""
+    return lambda first, *rest: functools.reduce(fn, rest, first)
+
+
 OPERATORS: dict[str, Callable[..., Any]] = {
-    **{op: getattr(operator, f"{op}_" if op in ("and", "or") else op) for op in BINARY},
+    **{op: _left_fold(getattr(operator, f"{op}_" if op in ("and", "or") else op)) for op in BINARY},
     **{op: getattr(operator, op) for op in COMPARE},
     **{op: getattr(operator, op) for op in ("neg", "pos", "invert", "abs")},
     **{op: getattr(math, op) for op in ("trunc", "floor", "ceil")},
@@ -74,6 +82,17 @@ CALLS: dict[str, Callable[..., Any]] = {
     "method": _after_method,
 }
 """Every `Expr.op`, by name: what evaluating it calls with the evaluated arguments."""
+
+
+def operation(op: str, args: list[Value], kwargs: dict[str, Value]) -> Expr:
+    """The expression `op(*args, **kwargs)`, with a binary operation whose left operand is
+    the same operation joined into it: `((a + b) + c) + d` becomes `add(a, b, c, d)`, which
+    evaluates the same, left to right. Logic summing a hundred step outputs would otherwise
+    nest a hundred deep, past what pydantic reads and writes as JSON."""
+    first = args[0] if args else None
+    if op in BINARY and isinstance(first, Expr) and first.op == op and not kwargs | first.kwargs:
+        return Expr(op=op, args=[*first.args, *args[1:]])
+    return Expr(op=op, args=args, kwargs=kwargs)
 
 
 def literal(obj: Any) -> Value:

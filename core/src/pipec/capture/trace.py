@@ -33,7 +33,7 @@ from pipec.errors import (
     is_pipec_path,
     location_of,
 )
-from pipec.exprs import BINARY, COMPARE, UNARY, literal
+from pipec.exprs import BINARY, COMPARE, UNARY, literal, operation
 from pipec.ir import (
     Expr,
     Helper,
@@ -241,11 +241,7 @@ def describe(value: Value) -> str:
 
 def _expr(op: str, *args: Any, **kwargs: Any) -> Deferred:
     return Deferred(
-        Expr(
-            op=op,
-            args=[to_value(a) for a in args],
-            kwargs={k: to_value(v) for k, v in kwargs.items()},
-        )
+        operation(op, [to_value(a) for a in args], {k: to_value(v) for k, v in kwargs.items()})
     )
 
 
