@@ -202,6 +202,16 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert tmp_names(tmp_path) == []
 
 
+def test_create_bytes_keeps_what_is_there(tmp_path: Path) -> None:
+    """Of two creates of one name, the second writes nothing (a lease or a dataset
+    manifest must not be replaced by a loser of the race)."""
+    store = Store(str(tmp_path / "store"))
+    assert store.create_bytes("a/once", b"first")
+    assert not store.create_bytes("a/once", b"second")
+    assert store.read_bytes("a/once") == b"first"
+    assert os.listdir(tmp_path / "store" / "a") == ["once"]
+
+
 # -- values ------------------------------------------------------------------------------
 
 

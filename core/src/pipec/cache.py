@@ -9,6 +9,11 @@ An entry is trusted no further than the store: one that cannot be read, names an
 key, or points at a value whose bytes are not those it was written with (or outside the
 store) is a miss, and the step runs again and writes a good entry in its place.
 
+Runs that miss the same key at once compute it once: the first takes a lease on the key
+(`cache/<key[:2]>/<key>.lease`, created exclusively, renewed while the step runs); the
+others wait for its entry (`wait`), or run anyway when the lease expires (its holder was
+killed or lost), is released with no entry (the step failed) or the wait is over.
+
 Internal.
 """
 
@@ -16,9 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-from collections.abc import Iterator, Mapping
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 
+from pipec.errors import UsageError
 from pipec.ir import IR_VERSION, Pipeline, Step
 from pipec.records import CacheEntry
 from pipec.store import BadRecordError, Skipped, StorageError, Store
@@ -118,3 +128,114 @@ def clear(
         store.remove(_path(entry.key))
         removed += 1
     return removed
+
+
+# ---------------------------------------------------------------- leases: same work once
+
+LEASE_ENV = "PIPEC_CACHE_LEASE"
+LEASE_SECONDS = 30.0
+"""How long a lease lives unless renewed (it is renewed every third of that): how soon a
+killed holder stops blocking others."""
+
+WAIT_ENV = "PIPEC_CACHE_WAIT"
+WAIT_SECONDS = 300.0
+"""How long a step waits for another run's live lease on its key before it runs anyway."""
+
+POLL_SECONDS = 0.25
+
+
+def _seconds(env: str, default: float) -> float:
+    text = os.environ.get(env, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise UsageError(f"{env}={text!r}: give a number of seconds")
+    return value
+
+
+def _lease_path(key: str) -> str:
+    return f"cache/{key[:2]}/{key}.lease"
+
+
+class Lease:
+    """This process's claim on computing `key`, renewed by a thread until released."""
+
+    def __init__(self, store: Store, key: str) -> None:
+        self.store, self.key = store, key
+        self.holder = uuid.uuid4().hex
+        self.seconds = _seconds(LEASE_ENV, LEASE_SECONDS)
+        self._released = threading.Event()
+        self._renewer = threading.Thread(target=self._renew, name="pipec-lease", daemon=True)
+
+    def body(self) -> bytes:
+        expires = time.time() + self.seconds
+        return json.dumps({"holder": self.holder, "pid": os.getpid(), "expires": expires}).encode()
+
+    def _renew(self) -> None:
+        while not self._released.wait(max(self.seconds / 3, POLL_SECONDS)):
+            held = _holder(self.store, self.key)
+            if held is None or held[0] != self.holder:
+                return  # expired and taken over: the other run computes it too
+            try:
+                self.store.write_bytes(_lease_path(self.key), self.body())
+            except (OSError, StorageError):
+                continue  # the store is out of reach for now; the next renewal retries
+
+    def release(self) -> None:
+        """Give the key up (with or without an entry written): waiters stop waiting."""
+        self._released.set()
+        self._renewer.join()
+        held = _holder(self.store, self.key)
+        if held is not None and held[0] == self.holder:
+            self.store.remove(_lease_path(self.key))
+
+
+def _holder(store: Store, key: str) -> tuple[str, float] | None:
+    """Who holds the lease on `key` and until when; None when there is none. A lease that
+    cannot be read counts as expired, so a garbage file blocks no one."""
+    try:
+        raw = json.loads(store.read_bytes(_lease_path(key)))
+        return str(raw["holder"]), float(raw["expires"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, KeyError, StorageError):
+        return "", 0.0
+
+
+def claim(store: Store, key: str) -> Lease | None:
+    """The lease on `key`, or None while another holder's lease is live. An expired one is
+    broken first."""
+    lease = Lease(store, key)
+    for _ in range(2):
+        if store.create_bytes(_lease_path(key), lease.body()):
+            lease._renewer.start()
+            return lease
+        held = _holder(store, key)
+        if held is not None and held[1] > time.time():
+            return None
+        if held is not None:
+            store.remove(_lease_path(key))  # its holder stopped renewing it
+    return None
+
+
+def wait(
+    store: Store, key: str, found: Callable[[], CacheEntry | None]
+) -> CacheEntry | Lease | None:
+    """Before a step runs for a missed `key`: the entry another run wrote meanwhile
+    (`found` looks it up), else this run's lease on the key, or None when another run's
+    lease outlived `$PIPEC_CACHE_WAIT` (the step then runs without one)."""
+    deadline = time.monotonic() + _seconds(WAIT_ENV, WAIT_SECONDS)
+    while True:
+        lease = claim(store, key)
+        entry = found()
+        if entry is not None:
+            if lease is not None:
+                lease.release()
+            return entry
+        if lease is not None or time.monotonic() >= deadline:
+            return lease
+        time.sleep(POLL_SECONDS)

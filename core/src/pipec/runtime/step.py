@@ -168,6 +168,7 @@ class Lifecycle:
         if not go:
             return self.skip(node, step, "pre_execute_callback returned False")
         node.job_started = record.started = time.time()
+        lease: cache.Lease | None = None
         earlier = self._reusable(node)
         if earlier is not None:
             return self._reuse(node, step, record, earlier.id, earlier)
@@ -176,18 +177,27 @@ class Lifecycle:
                 hashes = step_inputs(step, self.run, content_hash)
             except LookupError as exc:
                 return self._failed(node, step, record, str(exc))
-            record.cache_key = cache.cache_key(self.run.pipeline, step, hashes)
-            entry = (
-                None
-                if self.refreshes(step.name)
-                else cache.lookup(self.run.store, record.cache_key)
-            )
-            if entry is not None and not datasets.unchanged(self.run.store, entry.datasets):
-                entry = None  # it read a dataset version that is no longer the one it would get
-            if entry is not None:
-                return self._reuse(node, step, record, entry.step_id, entry)
+            key = record.cache_key = cache.cache_key(self.run.pipeline, step, hashes)
+            if not self.refreshes(step.name):
+                found = self._cached(key) or cache.wait(
+                    self.run.store, key, lambda: self._cached(key)
+                )
+                if isinstance(found, CacheEntry):
+                    return self._reuse(node, step, record, found.step_id, found)
+                lease = found
         self.set_status(node, "running", step)
-        return self._attempts(node, step, record, attempt)
+        try:
+            return self._attempts(node, step, record, attempt)
+        finally:
+            if lease is not None:
+                lease.release()
+
+    def _cached(self, key: str) -> CacheEntry | None:
+        """The usable cache entry of `key`, if any."""
+        entry = cache.lookup(self.run.store, key)
+        if entry is not None and not datasets.unchanged(self.run.store, entry.datasets):
+            return None  # it read a dataset version that is no longer the one it would get
+        return entry
 
     def _reusable(self, node: Node) -> StepRecord | None:
         """What the resumed run's step of this name left, when this run reuses it: it

@@ -198,12 +198,15 @@ class Store:
             except FileExistsError:
                 return False
             return True
-        with _atomic_local(path) as tmp:
+        tmp = _temporary_beside(path)
+        try:  # not `_atomic_local`: its move over `path` would replace what is there
             Path(tmp).write_bytes(data)
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                return False
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         return True
 
     def copy_in(self, rel: str, source: str, digest: str | None = None) -> str:
@@ -595,12 +598,17 @@ def _reason(exc: BaseException) -> str:
     return lines[0][:200] if lines else type(exc).__name__
 
 
+def _temporary_beside(path: str) -> str:
+    """A fresh temporary name in `path`'s folder (made if missing), hidden from listings."""
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    return os.path.join(parent, f"{_TMP_PREFIX}{secrets.token_hex(8)}")
+
+
 @contextlib.contextmanager
 def _atomic_local(path: str) -> Iterator[str]:
     """A temporary name beside `path`, moved over it only if the block succeeds."""
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f"{_TMP_PREFIX}{secrets.token_hex(8)}")
+    tmp = _temporary_beside(path)
     try:
         yield tmp
         os.replace(tmp, path)
