@@ -21,12 +21,13 @@ def build_flow(
     from prefect import flow
 
     from pipec_prefect.flowfile import flow_source, function_name
-    from pipec_prefect.runtime import run_pipeline
+    from pipec_prefect.runtime import record_aborted, run_pipeline
 
     namespace: dict[str, Any] = {
         "__name__": "pipec_prefect.flows",
         "flow": flow,
         "run_pipeline": run_pipeline,
+        "record_aborted": record_aborted,
         "PIPELINE": pipeline,
         "STORAGE": storage,
         "PROJECT_DIR": project_dir or os.getcwd(),

@@ -21,8 +21,14 @@ ANNOTATIONS = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 ANNOTATIONS |= {"list": "list", "dict": "dict"}
 """Parameter annotations Prefect can show and validate; any other stays unannotated."""
 
-RESERVED = frozenset({"flow", "run_pipeline", "Path", "PIPELINE", "STORAGE", "PROJECT_DIR"})
+RESERVED = frozenset(
+    {"flow", "run_pipeline", "record_aborted", "Path", "PIPELINE", "STORAGE", "PROJECT_DIR"}
+)
 """Module-level names of the flow file a parameter must not shadow."""
+
+ENDED_HOOKS = ("on_cancellation", "on_crashed", "on_failure")
+"""The flow-run state hooks that record a run Prefect ended mid-way `aborted`
+(`runtime.record_aborted`)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,7 @@ def flow_source(pipeline: Pipeline) -> str:
         f"    version={_py(pipeline.version)},",
         f"    description={_py(_description(pipeline))},",
         "    persist_result=False,",
+        *(f"    {hook}=[record_aborted(PIPELINE, STORAGE)]," for hook in ENDED_HOOKS),
         ")",
     ]
     return "\n".join([*decorator, head, doc, call]) + "\n"
@@ -137,7 +144,7 @@ def render(pipeline: Pipeline, options: FileOptions, pipec_version: str) -> str:
         "",
         "from pathlib import Path",
         "",
-        "from pipec_prefect.runtime import run_pipeline",
+        "from pipec_prefect.runtime import record_aborted, run_pipeline",
         "from prefect import flow",
         "",
         f"PIPELINE = Path(__file__).with_name({_py(options.data_file)})",

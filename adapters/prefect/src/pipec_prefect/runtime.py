@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import graphlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,26 @@ def run_pipeline(
     if record.status != "completed":
         return Failed(message=f"pipeline {pipeline.name!r} {record.status}: {record.error}")
     return {"run_id": run.run_id, "status": record.status, "storage": store.url}
+
+
+def record_aborted(source: Path | str | Pipeline, storage: str | None) -> Callable[..., None]:
+    """The flow's `on_cancellation` / `on_crashed` / `on_failure` hook: a flow run Prefect
+    ended before its body concluded the pipec run (a cancel kills the flow process, a
+    crash or a time-out stops it mid-run) is recorded `aborted` with the steps it left
+    running, so `pipec runs resume` continues it. Prefect runs the hook where the flow
+    run is watched (the worker or `serve` process, once the flow process is gone), so
+    no step's watch writes after it; a run that concluded itself is left as it is."""
+
+    def record_aborted(flow: Any, flow_run: Any, state: State) -> None:
+        pipeline = load(source)
+        store = open_store(storage)
+        try:
+            run = EngineRun.open(store.url, pipeline.name, run_id(flow_run.id), TARGET)
+        except FileNotFoundError:  # ended before the flow body began the run
+            return
+        run.abort(f"Prefect ended the flow run {state.name}: {state.message}")
+
+    return record_aborted
 
 
 def _run_graph(

@@ -312,6 +312,19 @@ class EngineRun:
 
     # ---------------------------------------------------------------- the whole run
 
+    def abort(self, reason: str) -> RunRecord | None:
+        """The engine ended the run from outside before it concluded (a cancelled,
+        crashed or timed-out engine run): the run and the steps it left running are
+        recorded `aborted`, so `pipec runs resume` can continue it. None when the run
+        had concluded already (a hook of a run that ended by itself)."""
+        run = self.state
+        record = run.run_record()
+        if record.ended is not None:
+            return None
+        for name in record.steps:
+            runstore.abort_step(run, name, reason)
+        return runstore.conclude(run, record, self.outcomes(), stopped=reason)
+
     def outcomes(self) -> list[tuple[Node, StepRecord]]:
         """Each step of the run (those its logic added too) with its node and final record;
         a step whose task never ran counts as aborted."""

@@ -379,6 +379,10 @@ def callback_failed(run: StoredRun, step: str, exc: Exception) -> StepRecord:
     return end_attempt(run, step, 1, "failed", f"a callback raised {type(exc).__name__}: {exc}")
 
 
+KILLED = "the step process was killed by"
+"""How an attempt whose process a signal ended is recorded (then the signal's name)."""
+
+
 def ended_process(
     run: StoredRun, step: str, number: int, returncode: int, *, stopped: bool = False
 ) -> StepRecord:
@@ -387,12 +391,32 @@ def ended_process(
     gone before writing its record: failed)."""
     if returncode < 0:
         status = "aborted" if stopped else "failed"
-        error = f"the step process was killed by {signal.Signals(-returncode).name}"
+        error = f"{KILLED} {signal.Signals(-returncode).name}"
         return end_attempt(run, step, number, status, error)
     record = run.step_record(step)
     if record.status == "running":  # died before it could write its record
         error = f"the step process exited with {returncode}"
         return end_attempt(run, step, number, "failed", error)
+    return record
+
+
+def abort_step(run: StoredRun, step: str, reason: str) -> StepRecord | None:
+    """The step's record once its run was ended from outside (an engine's cancel, a
+    crash): an attempt still in flight, or one whose process the same kill ended
+    (recorded failed: its watch could not tell that kill from a crash), is `aborted`;
+    None when it ended otherwise, or never began."""
+    try:
+        record = run.step_record(step)
+    except LookupError:
+        return None
+    if record.status == "running":
+        return end_attempt(run, step, len(record.attempts) + 1, "aborted", reason)
+    last = record.attempts[-1] if record.attempts else None
+    if record.status != "failed" or last is None or not (last.error or "").startswith(KILLED):
+        return None
+    last.status, last.error = "aborted", f"{reason} ({last.error})"
+    record.status, record.error = "aborted", f"step {step!r}: {reason}"
+    run.write_step(record)
     return record
 
 
