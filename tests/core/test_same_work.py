@@ -65,8 +65,11 @@ def test_a_lease_whose_holder_was_killed_expires(tmp_path: Path, pipec_home: Pat
     assert len(ledger.read_text().splitlines()) == 2
 
 
-def test_a_released_or_expired_lease_can_be_claimed(tmp_path: Path) -> None:
-    store, key = Store(str(tmp_path / "store")), "ab" * 32
+@pytest.mark.parametrize("where", ["folder", "memory"])
+def test_a_released_or_expired_lease_can_be_claimed(where: str, tmp_path: Path) -> None:
+    """On a folder (a hard link) and on an fsspec store (`pipe_file(mode="create")`)."""
+    url = str(tmp_path / "store") if where == "folder" else f"memory://{tmp_path.name}"
+    store, key = Store(url), "ab" * 32
     first = cache.claim(store, key)
     assert first is not None
     assert cache.claim(store, key) is None  # live: the second waits
