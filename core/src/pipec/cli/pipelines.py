@@ -22,6 +22,7 @@ from pipec.errors import PipelineError, PipelineErrors, UsageError, user_excepti
 from pipec.ir import Pipeline, json_schema
 from pipec.params import from_text
 from pipec.plugins import get_target, target_distributions, targets
+from pipec.runtime.local import ending_on_signals
 from pipec.runtime.runstore import find_run
 from pipec.store import StorageError
 from pipec.validate import check_target, validate
@@ -228,7 +229,10 @@ def start(path: str, pipeline: Pipeline, options: RunOptions) -> NoReturn:
     request = launch.RunRequest(options=options, name=pipeline.name)
     file = resolve_path(split_target(path)[0])
     try:
-        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        with (
+            contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext(),
+            ending_on_signals() as signalled,
+        ):
             namespace = launch.run_file(file, request)
             if not request.results:
                 launch.run_defined(namespace, pipeline.name, request)
@@ -246,6 +250,8 @@ def start(path: str, pipeline: Pipeline, options: RunOptions) -> NoReturn:
     result = request.results[-1]
     if as_json:
         sys.stdout.write(json.dumps(result.summary, indent=2, default=str) + "\n")
+    if (number := signalled()) is not None:  # as a shell reports a command the signal ended
+        raise typer.Exit(128 + number)
     raise typer.Exit(0 if result.succeeded else 1)
 
 

@@ -38,6 +38,13 @@ class StepAborted(Exception):
     """The attempt was stopped from outside (time limit, pipeline stop)."""
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM reached pipec while this attempt ran in its process (`debug`): the
+    attempt is aborted. A BaseException, as KeyboardInterrupt is, so that a step's
+    `except Exception` does not swallow it; a KeyboardInterrupt the step raises itself,
+    with no signal, is a failure at its line like any other exception."""
+
+
 ISOLATE = "PIPEC_ISOLATE_STEPS"
 """Set to 1, each attempt runs in a scratch directory of its own (kept when it fails),
 for steps that would collide writing the same relative file when they run at once."""
@@ -256,7 +263,7 @@ def execute(
         record.monitored = monitored(step, record)
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
-    except StepAborted as exc:
+    except (StepAborted, Interrupted) as exc:
         status, error = "aborted", str(exc)
     except StepEnded as ended:  # Task.mark_completed() / mark_failed(): the code ends there
         status, error = ended.status, ended.describe(f"in step {step.name!r}")
@@ -264,7 +271,8 @@ def execute(
             record.monitored = monitored(step, record)
     except InputError as exc:
         status, error = "failed", str(exc)
-    except (Exception, SystemExit) as exc:  # sys.exit() in a step fails it at that line
+    # sys.exit() or KeyboardInterrupt raised in a step fails it at that line
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
         status, error = "failed", describe_error(exc, f"in step {step.name!r}")
         shown = user_traceback(exc)
         where_raised = user_exception(exc, "").location

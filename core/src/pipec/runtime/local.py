@@ -11,11 +11,14 @@ controller logic.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import heapq
 import os
+import signal
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -57,12 +60,16 @@ class InProcess:
             stopped = threading.Event()
 
             def body() -> StepRecord:
+                here = threading.current_thread() is threading.main_thread()
                 try:
                     with capturing(log):
+                        _SIGNALS.step_here = here  # a signal now aborts this attempt
                         return attempts.execute(
                             call, number, cancelled=stopped.is_set, run=run.state
                         )
                 finally:
+                    if here:
+                        _SIGNALS.step_here = False
                     log.close()
 
             if time_limit is None:
@@ -103,6 +110,51 @@ class Subprocesses:
             )
 
         return attempt
+
+
+class _Signals:
+    """What `ending_on_signals` keeps: the runs of this process, the signal that arrived,
+    and whether the main thread (where a handler runs) is inside a `debug` step."""
+
+    def __init__(self) -> None:
+        self.runs: weakref.WeakSet[PipelineRun] = weakref.WeakSet()
+        self.received: int | None = None
+        self.step_here = False
+
+    def handle(self, signum: int, _frame: object) -> None:
+        # no lock and no store write here: the main thread may hold either; each run
+        # only learns it is stopping, and its watchers and `finish` do the rest
+        self.received = signum
+        reason = f"the run was interrupted by {signal.Signals(signum).name}"
+        for run in list(self.runs):
+            run.interrupt(reason)
+        if self.step_here:
+            self.step_here = False
+            raise attempts.Interrupted(reason)
+
+
+_SIGNALS = _Signals()
+
+
+@contextlib.contextmanager
+def ending_on_signals() -> Iterator[Callable[[], int | None]]:
+    """While in it, SIGINT (Ctrl-C) and SIGTERM stop this process's runs instead of
+    killing it mid-write: running steps are killed and recorded `aborted`, steps not
+    started are skipped, and the run is recorded `aborted`. Yields what tells which
+    signal arrived (None: none), for the caller's exit code."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None  # handlers can only be set there
+        return
+    caught = (signal.SIGINT, signal.SIGTERM)
+    saved = {number: signal.getsignal(number) for number in caught}
+    _SIGNALS.received = None
+    for number in caught:
+        signal.signal(number, _SIGNALS.handle)
+    try:
+        yield lambda: _SIGNALS.received
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
 
 
 class PipelineRun(ControllerView):
@@ -182,6 +234,7 @@ class PipelineRun(ControllerView):
         )
         self.progress = Progress(self.pipeline.name, self.run_id, quiet=options.quiet)
         self.progress.start()
+        _SIGNALS.runs.add(self)
         if self._time_limit is not None:
             self._time_limit.daemon = True
             self._time_limit.start()
@@ -327,6 +380,12 @@ class PipelineRun(ControllerView):
         self.record.status = status  # type: ignore[assignment]
         self._write_record()  # what engine-run steps watch; local attempts watch `stopping`
 
+    def interrupt(self, reason: str) -> None:
+        """A signal stops the run: as `stop()`, with the record written at `finish`."""
+        self.stop_reason = reason
+        self.stopping = True
+        self.record.status = "aborted"
+
     def is_successful(self) -> bool:
         return self.record.status == "completed"
 
@@ -336,6 +395,7 @@ class PipelineRun(ControllerView):
     def finish(self, return_value: Any = None, error: str | None = None) -> RunRecord:
         """Wait for the steps, then write the final run record (status, monitored, result)."""
         self.wait()
+        _SIGNALS.runs.discard(self)
         if self._time_limit is not None:
             self._time_limit.cancel()
         if self._pool is not None:

@@ -146,6 +146,9 @@ class _Client:
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
+            # out of the terminal's process group: a Ctrl-C reaches pipec only, which
+            # stops the run and kills the attempts (none dies half-way on its own)
+            start_new_session=True,
         )
         theirs.close()
         self.sock = mine
