@@ -14,19 +14,49 @@ ClearML's continue / skip semantics are the local target's by construction.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TextIO
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, AirflowTaskTimeout
-from pipec.adapter import EngineRun, StepRetry, open_store, run_id_of
+from pipec.adapter import EngineRun, StepRecord, StepRetry, open_store, run_id_of
 from pipec.ir import Pipeline
 
 from pipec_airflow.credentials import use_storage_connection
 from pipec_airflow.dagfile import BEGIN, REFRESH, missing_ir
 
 TARGET = "airflow"
+
+
+class Observer(Protocol):
+    """What `pipec run --target airflow` shows while `dag.test()` runs the tasks in its
+    own process (`observing`); a worker has none, its task logs are the place."""
+
+    out: TextIO
+    """Where the pipeline's own output goes (the logic replayed by `end`)."""
+
+    def begun(self, pipeline: str, run_id: str) -> None: ...
+    def echo(self, step: str, line: str) -> None: ...
+    def finished(self, record: StepRecord) -> None: ...
+
+
+_observer: Observer | None = None
+
+
+@contextlib.contextmanager
+def observing(observer: Observer) -> Iterator[None]:
+    """The tasks this process runs meanwhile report to `observer`."""
+    global _observer
+    _observer = observer
+    try:
+        yield
+    finally:
+        _observer = None
+
 
 _log = logging.getLogger(__name__)
 """Warnings for the task log (Airflow routes the standard logging there)."""
@@ -136,6 +166,8 @@ def begin(pipeline_file: Path, storage: str | None, context: dict[str, Any]) -> 
         )
     run = EngineRun.begin(store, pipeline, run_id(context), TARGET, params)
     print(f"pipec: run {run.run_id} of {pipeline.name!r} in {store.url}")
+    if _observer is not None:
+        _observer.begun(pipeline.name, run.run_id)
     return {"pipeline": pipeline.name, "run_id": run.run_id, "storage": store.url}
 
 
@@ -149,10 +181,12 @@ def run_step(name: str, storage: str | None, project_dir: str, context: dict[str
         project_dir=project_dir,
         retry=context["ti"].try_number > 1,
         refresh=refreshes(context, name),
-        echo=print,  # the task log
+        echo=print if _observer is None else functools.partial(_observer.echo, name),
         interrupts=(AirflowTaskTimeout,),
         processes=processes(),
     )
+    if _observer is not None and not outcome.retry:
+        _observer.finished(outcome.record)
     if outcome.retry:
         raise StepRetry(f"pipec: {outcome.message}")
     if outcome.skipped:
@@ -167,7 +201,11 @@ def end(storage: str | None, project_dir: str, context: dict[str, Any]) -> dict[
     """Conclude the run; a decorator pipeline's logic is replayed here with real values
     (its prints land in this task's log, its `assert`s and return value count)."""
     run = _this_run(storage, context)
-    record = run.conclude(replay_from=project_dir)
+    logic_output = (
+        contextlib.nullcontext() if _observer is None else contextlib.redirect_stdout(_observer.out)
+    )
+    with logic_output:
+        record = run.conclude(replay_from=project_dir)
     print(f"pipec: run {run.run_id} {record.status}", record.error or "")
     if record.status != "completed":
         raise AirflowFailException(f"pipec: pipeline {run.pipeline.name!r} {record.status}")

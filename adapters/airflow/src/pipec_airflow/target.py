@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,8 +48,11 @@ from pipec.adapter import (
     PIPEC_VERSION,
     EngineRun,
     Logic,
+    Progress,
     RunOptions,
+    RunRecord,
     RunResult,
+    StepRecord,
     Store,
     Target,
     check_parameters,
@@ -141,13 +145,60 @@ class AirflowTarget:
             conf = dict(params)
             if options.refresh:
                 conf[REFRESH] = True if options.refresh is True else sorted(options.refresh)
+            console = RunConsole(options.quiet)
             try:
-                dag_run = dag.test(run_conf=conf)
+                with console.running():
+                    dag_run = dag.test(run_conf=conf)
             except ParamValidationError as exc:
                 raise UsageError(f"--param: {exc}") from None
         run = EngineRun.open(store.url, pipeline.name, run_id_of(dag_run.run_id), self.name)
         record, summary = run.summary()
+        console.ended(record, {step.name: step for _, step in run.outcomes()})
         return RunResult(record=record, summary=summary)
+
+
+class RunConsole:
+    """`pipec run --target airflow` on the terminal as on the local target: the steps'
+    output and a line per finished step (stdout, or stderr with `--json`), a closing
+    summary, and the user's error first. Airflow's own task logs of `dag.test()` (a
+    traceback per failed task) are kept off the terminal: `pipec runs logs` shows a
+    step's console."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.progress: Progress | None = None
+        self.out, self._err = (sys.stderr if quiet else sys.stdout), sys.stderr
+
+    def begun(self, pipeline: str, run_id: str) -> None:
+        self.progress = Progress(pipeline, run_id, quiet=self.quiet)
+        self.progress.console.file = self._err  # not the muted stream of `running`
+        self.progress.start()
+
+    def echo(self, step: str, line: str) -> None:
+        print(f"[{step}] {line}", file=self.out, flush=True)
+
+    def finished(self, record: StepRecord) -> None:
+        if self.progress is not None:
+            self.progress.finished(record)
+
+    def ended(self, record: RunRecord, steps: dict[str, StepRecord]) -> None:
+        if self.progress is not None:
+            self.progress.stop(record, steps)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """While `dag.test()` runs: the tasks report here, and what Airflow prints goes
+        nowhere (its loggers write to this process's standard streams)."""
+        from pipec_airflow import runtime  # Airflow is configured by now
+
+        out, err = sys.stdout, sys.stderr
+        self.out, self._err = (err if self.quiet else out), err
+        with open(os.devnull, "w") as sink, runtime.observing(self):
+            sys.stdout = sys.stderr = sink
+            try:
+                yield
+            finally:
+                sys.stdout, sys.stderr = out, err
 
 
 def _open_store(url: str | None, storage_conn: str | None) -> Store:

@@ -46,6 +46,7 @@ from pipec.runtime.local import PipelineRun
 from pipec.runtime.logic import run_logic as _run_logic
 from pipec.runtime.logic import run_started
 from pipec.runtime.node import EnginePolicies
+from pipec.runtime.progress import Progress
 from pipec.runtime.step import AttemptFn
 from pipec.store import Store, slug
 
@@ -202,6 +203,7 @@ __all__ = [
     "EnginePolicies",
     "EngineRun",
     "Logic",
+    "Progress",
     "Report",
     "RunOptions",
     "RunRecord",
