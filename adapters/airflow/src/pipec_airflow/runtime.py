@@ -28,6 +28,7 @@ from pipec.ir import Pipeline
 
 from pipec_airflow.credentials import use_storage_connection
 from pipec_airflow.dagfile import BEGIN, REFRESH, missing_ir
+from pipec_airflow.monitored import monitored, table
 
 TARGET = "airflow"
 
@@ -192,6 +193,10 @@ def run_step(name: str, storage: str | None, project_dir: str, context: dict[str
     if outcome.skipped:
         raise AirflowSkipException(f"pipec: {outcome.message}")
     print(f"pipec: {outcome.message}")
+    selected = outcome.record.monitored
+    shown = table(monitored(selected.metrics, selected.artifacts, selected.models))
+    if shown is not None:
+        print(shown)
     if outcome.failed:
         raise AirflowFailException(f"pipec: {outcome.message}")
     return outcome.handoff()
@@ -207,6 +212,10 @@ def end(storage: str | None, project_dir: str, context: dict[str, Any]) -> dict[
     with logic_output:
         record = run.conclude(replay_from=project_dir)
     print(f"pipec: run {run.run_id} {record.status}", record.error or "")
+    found = monitored(record.metrics, record.artifacts, record.models)
+    shown = table(found)
+    if shown is not None:
+        print(shown)
     if record.status != "completed":
         raise AirflowFailException(f"pipec: pipeline {run.pipeline.name!r} {record.status}")
-    return {"status": record.status, "run_id": run.run_id}
+    return {"status": record.status, "run_id": run.run_id, **found}
