@@ -50,6 +50,7 @@ def test_the_compiled_flow_file_runs_the_logic_from_the_pipeline_file(
     assert f"pipeline file {LOOP} from PROJECT_DIR" in text
     store = tmp_path / "store"
     env = {**os.environ, "PIPEC_STORAGE": str(store), "PREFECT_API_URL": prefect_api}
+    env["PREFECT_LOGGING_LEVEL"] = "INFO"  # the logic's prints are flow-run log lines
     proc = subprocess.run(
         [sys.executable, str(flow_file)], cwd=tmp_path, env=env, capture_output=True, text=True
     )

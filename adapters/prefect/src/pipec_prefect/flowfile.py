@@ -125,6 +125,7 @@ def flow_source(pipeline: Pipeline) -> str:
         f"    version={_py(pipeline.version)},",
         f"    description={_py(_description(pipeline))},",
         "    persist_result=False,",
+        "    log_prints=True,  # the pipeline logic's prints go to the flow run's logs",
         *(f"    {hook}=[record_aborted(PIPELINE, STORAGE)]," for hook in ENDED_HOOKS),
         ")",
     ]

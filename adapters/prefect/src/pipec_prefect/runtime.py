@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import graphlib
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +52,20 @@ from prefect.states import Completed, Failed, State
 from pipec_prefect.flowfile import is_dynamic
 from pipec_prefect.flowrun import OPEN_RUNS, REFRESH, TARGET, open_run, policies, run_id, watching
 from pipec_prefect.logic import run_pipeline_logic
+
+
+class NoEmptyTraceback(logging.Filter):
+    """Prefect logs a task run that ends in a Failed state with `exc_info=True` even
+    when no exception was raised (a step task returns its failure as a state), which
+    prints `NoneType: None` under the message; the step's traceback is in its console."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info == (None, None, None):
+            record.exc_info = None
+        return True
+
+
+logging.getLogger("prefect.task_runs").addFilter(NoEmptyTraceback())
 
 
 def load(source: Path | str | Pipeline) -> Pipeline:
