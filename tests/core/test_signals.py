@@ -103,3 +103,65 @@ def test_a_keyboard_interrupt_a_debug_step_raises_fails_it_at_its_line(
     assert first["status"] == "failed"
     assert first["attempts"][-1]["location"].endswith("pipeline.py:5"), first
     assert record(tmp_path, "run.json")["status"] == "failed"
+
+
+GONE = """
+from pipec import PipelineController
+
+def first(x):
+    return x + 1
+
+def second(y):
+    import os, pathlib, time
+    pathlib.Path(os.environ["PIPEC_TEST_FOLDER"], "started").write_text("")
+    if os.environ.get("PIPEC_TEST_SLOW"):
+        time.sleep(60)
+    return y * 10
+
+pipe = PipelineController(name="signalled", project="tests")
+pipe.add_function_step(name="first", function=first, function_kwargs={"x": 1},
+                       function_return=["y"])
+pipe.add_function_step(name="second", function=second, function_kwargs={"y": "${first.y}"},
+                       function_return=["z"])
+pipe.start_locally(run_pipeline_steps_locally=True)
+"""
+
+
+def pipec(folder: Path, pipec_home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = cli_env(pipec_home, {"PIPEC_TEST_FOLDER": str(folder), "COLUMNS": "200"})
+    argv = [pipec_executable(), *args, "--storage", "store"]
+    return subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True)
+
+
+def test_a_run_whose_owner_was_killed_is_shown_gone_and_resumes(
+    tmp_path: Path, pipec_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL: nothing runs in pipec to record the end. Its heartbeat stops, so `runs
+    list` and `runs show` say the run is gone (it stays `running` in its record), and
+    `runs resume` continues it, reusing the step that completed."""
+    monkeypatch.setenv("PIPEC_HEARTBEAT_SECONDS", "0.1")
+    monkeypatch.setenv("PIPEC_TEST_SLOW", "1")
+    proc = start_run(tmp_path, pipec_home, "local", GONE)
+    when_started(proc, tmp_path)
+    run_id = record(tmp_path, "run.json")["run_id"]
+    shown = pipec(tmp_path, pipec_home, "runs", "show", run_id)
+    assert "on local: running\n" in shown.stdout, shown.stdout  # still beating
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert record(tmp_path, "run.json")["status"] == "running"
+    # the last beat before the kill, and when readers take the owner for gone: 4 beats on
+    (beat_file,) = (tmp_path / "store" / "runs" / "signalled").glob("*/heartbeat")
+    beat = json.loads(beat_file.read_text())
+    assert beat["every"] == 0.1
+    time.sleep(max(0.0, beat["at"] + 5 * beat["every"] - time.time()))
+    listed = pipec(tmp_path, pipec_home, "runs", "list")
+    assert "gone (last heard" in listed.stdout, listed.stdout + listed.stderr
+    shown = pipec(tmp_path, pipec_home, "runs", "show", run_id)
+    assert "gone (last heard" in shown.stdout, shown.stdout
+    assert f"pipec runs resume {run_id}" in shown.stdout
+    monkeypatch.delenv("PIPEC_TEST_SLOW")
+    resumed = pipec(tmp_path, pipec_home, "runs", "resume", run_id, "--json")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["status"] == "completed"
+    assert summary["steps"]["first"]["status"] == "cached", summary  # reused, not rerun

@@ -23,7 +23,7 @@ from pipec.housekeeping import removal
 from pipec.ir import Pipeline
 from pipec.records import FINISHED, RunRecord, StepRecord, StoredValue
 from pipec.report import RunNotFound, read_run, run_page
-from pipec.runtime.runstore import RunFiles, console_text, find_run, list_runs
+from pipec.runtime.runstore import RunFiles, console_text, find_run, list_runs, owner_gone
 from pipec.store import StorageError, Store
 
 app = typer.Typer(help="Runs recorded in an artifact store.", no_args_is_help=True)
@@ -52,13 +52,20 @@ def _found(store: Store, run_id: str) -> tuple[RunRecord, list[StepRecord]]:
 @app.command("list")
 def runs_list(storage: StorageOpt = None, pipeline: str | None = None) -> None:
     """Runs in the store, newest first by their recorded start, whatever the target."""
-    found = list_runs(open_store(storage), pipeline, skipped)
+    store = open_store(storage)
+    found = list_runs(store, pipeline, skipped)
     table = Table("run", "pipeline", "target", "status", "started", "duration", "steps")
     for record in found:
         took = record.ended - record.started if record.ended else None
-        table.add_row(record.run_id, record.pipeline, record.target, record.status,
+        table.add_row(record.run_id, record.pipeline, record.target, _status(store, record),
                       when(record.started), secs(took), str(len(record.steps)))  # fmt: skip
     _print_table(table)
+
+
+def _status(store: Store, record: RunRecord) -> str:
+    """A run's status, with `gone` for a run recorded running whose owner died unrecorded."""
+    last = owner_gone(store, record)
+    return record.status if last is None else f"gone (last heard {when(last)})"
 
 
 def _value(store: Store, stored: StoredValue | None) -> str:
@@ -93,7 +100,7 @@ def runs_show(
     params = ", ".join(f"{k}={json.dumps(v)}" for k, v in run_record.parameters.items())
     head = [
         f"{run_record.pipeline} run {run_record.run_id} on {run_record.target}: "
-        f"{run_record.status}",
+        f"{_status(store, run_record)}",
         f"  started       {when(run_record.started)}",
         f"  duration      {secs(took) or '(still running)'}",
         f"  parameters    {params or 'none'}",
@@ -101,6 +108,8 @@ def runs_show(
     ]
     if run_record.resumed_from:
         head.append(f"  resumed from  {run_record.resumed_from}")
+    if owner_gone(store, run_record) is not None:
+        head.append(f"  owner         gone: `pipec runs resume {run_record.run_id}` continues it")
     if run_record.error:
         first = f"step {run_record.failed_step!r}: " if run_record.failed_step else ""
         head.append(f"  error         {first}{run_record.error}")

@@ -235,6 +235,7 @@ class PipelineRun(ControllerView):
         self.progress = Progress(self.pipeline.name, self.run_id, quiet=options.quiet)
         self.progress.start()
         _SIGNALS.runs.add(self)
+        self._heartbeat = runstore.Heartbeat(self.state)
         if self._time_limit is not None:
             self._time_limit.daemon = True
             self._time_limit.start()
@@ -396,6 +397,7 @@ class PipelineRun(ControllerView):
         """Wait for the steps, then write the final run record (status, monitored, result)."""
         self.wait()
         _SIGNALS.runs.discard(self)
+        self._heartbeat.stop()
         if self._time_limit is not None:
             self._time_limit.cancel()
         if self._pool is not None:

@@ -11,9 +11,12 @@ passes to an attempt; `RunFiles` is the store layout of one run.
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 import os
 import secrets
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +34,7 @@ from pipec.params import cast
 from pipec.records import SUCCEEDED, Attempt, Report, RunRecord, StepRecord, StoredValue, jsonable
 from pipec.runtime.node import Node, is_fatal
 from pipec.runtime.values import resolve
-from pipec.store import BadRecordError, Skipped, Store, slug
+from pipec.store import BadRecordError, Skipped, StorageError, Store, slug
 
 
 class StepCall(BaseModel):
@@ -65,6 +68,11 @@ class RunFiles:
     @property
     def ir(self) -> str:
         return f"{self.root}/pipeline.json"
+
+    @property
+    def heartbeat(self) -> str:
+        """When the process that owns a local run last said it is alive (`Heartbeat`)."""
+        return f"{self.root}/heartbeat"
 
     @property
     def head(self) -> str:
@@ -243,6 +251,55 @@ def list_runs(
                 if pipeline in (None, record.pipeline):
                     found.append(record)
     return sorted(found, key=lambda r: r.started, reverse=True)
+
+
+HEARTBEAT_EVERY = 10.0
+"""Seconds between a local run's heartbeats (`$PIPEC_HEARTBEAT_SECONDS` overrides it): one
+small write per interval per run, none per step."""
+
+GONE_AFTER = 4
+"""Heartbeats missed before a reader takes a running run's owner for gone."""
+
+
+class Heartbeat:
+    """The owner of a running run rewrites the run's `heartbeat` (the time, and how often
+    it beats) from a daemon thread, so a reader can tell a run still running from one
+    whose process died without recording it (SIGKILL, a lost machine)."""
+
+    def __init__(self, run: StoredRun) -> None:
+        self.every = float(os.environ.get("PIPEC_HEARTBEAT_SECONDS") or HEARTBEAT_EVERY)
+        self._run = run
+        self._stop = threading.Event()
+        self._beat()  # before the thread: a run is judged by its heartbeat from the start
+        self._thread = threading.Thread(target=self._beating, name="pipec-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        beat = json.dumps({"at": time.time(), "every": self.every})
+        self._run.store.write_bytes(self._run.files.heartbeat, beat.encode())
+
+    def _beating(self) -> None:
+        while not self._stop.wait(self.every):
+            with contextlib.suppress(Exception):  # a store hiccup: the next beat may pass
+                self._beat()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def owner_gone(store: Store, record: RunRecord) -> float | None:
+    """When a run recorded running was last heard of, if its owner has stopped beating for
+    `GONE_AFTER` heartbeats; None while it beats, or for runs without a heartbeat (an
+    engine's, whose scheduler keeps their state)."""
+    if record.status != "running":
+        return None
+    try:
+        beat = json.loads(store.read_bytes(RunFiles(record.pipeline, record.run_id).heartbeat))
+        at, every = float(beat["at"]), float(beat["every"])
+    except (OSError, StorageError, ValueError, KeyError, TypeError):
+        return None
+    return at if time.time() - at > GONE_AFTER * every else None
 
 
 def find_run(
