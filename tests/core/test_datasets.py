@@ -46,7 +46,9 @@ def folder_of(root: Path, files: dict[str, str]) -> Path:
 
 
 def blobs(store: Path) -> list[Path]:
-    return sorted(p for p in (store / "datasets" / "blobs").rglob("*") if p.is_file())
+    """Stored blobs; a `.tmp-` name is a write in progress, which the store never reads."""
+    folder = store / "datasets" / "blobs"
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".tmp-"))
 
 
 def made(name: str, folder: Path, project: str = "demo", **create: Any) -> Dataset:
