@@ -165,3 +165,28 @@ def test_a_run_whose_owner_was_killed_is_shown_gone_and_resumes(
     summary = json.loads(resumed.stdout)
     assert summary["status"] == "completed"
     assert summary["steps"]["first"]["status"] == "cached", summary  # reused, not rerun
+
+
+LEAVES_A_CHILD = """
+from pipec import PipelineController
+
+def work(x):
+    import subprocess, sys
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    return x + 1
+
+pipe = PipelineController(name="signalled", project="tests")
+pipe.add_function_step(name="first", function=work, function_kwargs={"x": 1},
+                       function_return=["y"])
+pipe.start_locally(run_pipeline_steps_locally=True)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the group in /proc")
+def test_a_child_the_step_leaves_running_is_ended_with_it(tmp_path: Path, pipec_home: Path) -> None:
+    """The child holds the step's output open: before, the run waited the child's 600 s."""
+    proc = start_run(tmp_path, pipec_home, "local", LEAVES_A_CHILD)
+    output, _ = proc.communicate()
+    assert proc.returncode == 0, output
+    (attempt,) = record(tmp_path, "steps", "first", "step.json")["attempts"]
+    assert attempt["note"].startswith("ended 1 process(es) the step started"), attempt

@@ -99,6 +99,8 @@ class Attempt(_Record):
     `steps/<step>/console/<number>.log` (`pipec.runtime.runstore.console_text`)."""
     truncated: bool = False
     """The console reached its cap (`PIPEC_CONSOLE_LIMIT`) and the rest was not kept."""
+    note: str | None = None
+    """What pipec did around the attempt, such as ending processes the step left running."""
 
 
 class Monitored(_Record):

@@ -17,6 +17,7 @@ import contextlib
 import importlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -211,6 +212,29 @@ def _store_outputs(run: StoredRun, step: Step, values: dict[str, Any]) -> dict[s
     return stored
 
 
+def end_left_processes() -> list[int]:
+    """Kill what the step started and left running, once its function has returned: a
+    child holds the step's output open, so the run would wait for it (forever, for a
+    daemon). Only where the step process leads a process group of its own (a fork
+    server's step process), whose other members are then the step's; found in `/proc`
+    (Linux). The pids killed."""
+    me = os.getpid()
+    if os.getpgrp() != me or not os.path.isdir("/proc"):
+        return []
+    killed = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        with contextlib.suppress(OSError):
+            if os.getpgid(int(name)) == me:
+                os.kill(int(name), signal.SIGKILL)
+                killed.append(int(name))
+    for pid in killed:  # reap the step's own children: no zombie stays behind
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    return sorted(killed)
+
+
 def execute(
     call: StepCall,
     attempt: int,
@@ -234,6 +258,7 @@ def execute(
     workdir: str | None = None
     shown: str | None = None
     where_raised: SourceLocation | None = None
+    left: list[int] = []
     pipeline_dir = os.path.dirname(_abspath(run.pipeline.source.file, call.project_dir))
     where = working_dir(step, run.pipeline, call.project_dir)
     script_dir = os.path.dirname(_abspath(step.code.path, call.project_dir))
@@ -257,6 +282,7 @@ def execute(
                 stored = _store_outputs(run, step, values)
         finally:
             leave_step(token)
+            left = end_left_processes()
         if cancelled():
             raise StepAborted(f"step {step.name!r} was stopped")
         record.outputs = stored
@@ -290,6 +316,10 @@ def execute(
             error=error,
             traceback=shown,
             location=None if where_raised is None else str(where_raised),
+            note=None
+            if not left
+            else f"ended {len(left)} process(es) the step started and left running: "
+            + ", ".join(map(str, left)),
         )
     )
     record.status, record.error = status, error  # type: ignore[assignment]

@@ -316,6 +316,7 @@ def _fork_worker(start_dir: str, *, warm: bool) -> _Worker | None:
         code = 1
         try:
             _die_with(server)
+            os.setpgid(0, 0)  # its group is the step's: what the step leaves in it is ended
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             # none of the server's descriptors: its client socket, the other step
