@@ -42,6 +42,9 @@ class StepExpect:
     """Text the step's error must contain."""
     outputs: Mapping[str, Any] | None = None
     """Return values by name, read from the store."""
+    console: Sequence[str] | None = None
+    """Lines the step's console must hold, in this order, other lines between them allowed
+    (`pipec runs logs RUN STEP`: what it printed on stdout and stderr, then its traceback)."""
 
     def expected_attempts(self, started: bool) -> int:
         if self.attempts is not None:
@@ -81,7 +84,10 @@ class Expected:
     @property
     def needs_record(self) -> bool:
         """Whether checking needs the run record (`pipec runs show`), not just the summary."""
-        wants_outputs = any(self.step(name).outputs is not None for name in self.steps)
+        wants_outputs = any(
+            self.step(name).outputs is not None or self.step(name).console is not None
+            for name in self.steps
+        )
         stops = any(self.step(name).status == "stopped" for name in self.steps)  # their times
         return wants_outputs or stops or self.metrics is not None or self.artifacts is not None
 

@@ -184,13 +184,24 @@ CASES: tuple[Case, ...] = (
         id="failure_branch",
         pipeline="failure_branch.py",
         about="a failed step without continue_on_fail fails the run and skips its child; "
-        "with abort_on_failure=False (the default) the unrelated branch still runs",
+        "with abort_on_failure=False (the default) the unrelated branch still runs; the "
+        "failed step's console (stdout, stderr, its traceback) is kept in the store",
         runs=(
             Run(
                 Expected(
                     status="failed",
                     steps={
-                        "bad": StepExpect("failed", error="planned failure"),
+                        "bad": StepExpect(
+                            "failed",
+                            error="planned failure",
+                            console=(
+                                "bad prints before it fails",
+                                "bad warns on stderr",
+                                "Traceback (most recent call last):",
+                                '    raise ValueError("planned failure")',
+                                "ValueError: planned failure",
+                            ),
+                        ),
                         "after_bad": "skipped",
                         "other": "completed",
                         "after_other": StepExpect("completed", outputs={"value": 2}),

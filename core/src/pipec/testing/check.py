@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from pipec.testing.case import NOT_CHECKED, Case, Expected, Run
@@ -33,6 +34,12 @@ def _events(log: list[str]) -> list[str]:
 
 def _metrics(metrics: Any) -> dict[str, Any]:
     return {f"{title}/{series}": value for (title, series), value in sorted(metrics.items())}
+
+
+def _in_order(lines: Sequence[str], printed: list[str]) -> bool:
+    """Whether each of `lines` is a printed line, in this order (others between them)."""
+    rest = iter(line.rstrip() for line in printed)
+    return all(any(line == seen for seen in rest) for line in lines)
 
 
 def _stopped(name: str, seen: dict[str, Any], steps: dict[str, Any], actual: RunOutcome) -> str:
@@ -86,6 +93,10 @@ def views(expected: Expected, actual: RunOutcome) -> tuple[dict[str, Any], dict[
         if spec.outputs is not None:
             w["outputs"] = spec.outputs
             g["outputs"] = actual.outputs.get(name, {})
+        if spec.console is not None:
+            printed = actual.consoles.get(name, [])
+            w["console"] = list(spec.console)
+            g["console"] = w["console"] if _in_order(spec.console, printed) else printed
         want["steps"][name], got["steps"][name] = w, g
     for name in steps:
         if name not in expected.steps:

@@ -22,7 +22,7 @@ from pipec.contract import FEATURES
 from pipec.plugins import get_target
 from pipec.records import StoredValue
 from pipec.store import Store
-from pipec.testing.case import PIPELINES, Case, Run
+from pipec.testing.case import PIPELINES, Case, Expected, Run
 from pipec.testing.observe import LOG_ENV
 
 
@@ -39,6 +39,8 @@ class RunOutcome:
     """The `--json` summary; None if the command printed none."""
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Step -> output name -> value, read from the store (when the case checks them)."""
+    consoles: dict[str, list[str]] = field(default_factory=dict)
+    """Step -> the lines `pipec runs logs` printed for it (when the case checks them)."""
     metrics: dict[tuple[str, str], float | None] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)
     times: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
@@ -114,9 +116,15 @@ def _parse_summary(stdout: str) -> dict[str, Any] | None:
 
 
 def _read_record(
-    outcome: RunOutcome, storage: str, env: dict[str, str], cwd: Path, timeout: float
+    outcome: RunOutcome,
+    expected: Expected,
+    storage: str,
+    env: dict[str, str],
+    cwd: Path,
+    timeout: float,
 ) -> None:
-    """Step outputs and monitored values, from `pipec runs show --json` and the store."""
+    """Step outputs and monitored values, from `pipec runs show --json` and the store;
+    consoles from `pipec runs logs`, as a user reads them."""
     assert outcome.summary is not None
     code, stdout, stderr = _pipec(
         ["runs", "show", outcome.summary["run_id"], "--json", "--storage", storage],
@@ -145,6 +153,11 @@ def _read_record(
         name: store.get_value(StoredValue.model_validate(stored))
         for name, stored in shown["run"]["artifacts"].items()
     }
+    for name in expected.steps:
+        if expected.step(name).console is not None:
+            logs = ["runs", "logs", outcome.summary["run_id"], name, "--storage", storage]
+            _, stdout, stderr = _pipec(logs, env, cwd, timeout)
+            outcome.consoles[name] = (stdout + stderr).splitlines()
 
 
 def user_copy(root: Path) -> Path:
@@ -186,7 +199,7 @@ def run_one(
         summary=_parse_summary(stdout),
     )
     if outcome.summary is not None and run.expected.needs_record:
-        _read_record(outcome, storage, env, rundir, timeout)
+        _read_record(outcome, run.expected, storage, env, rundir, timeout)
     return outcome
 
 

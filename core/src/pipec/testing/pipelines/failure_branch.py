@@ -1,14 +1,19 @@
 """A failing step without continue_on_fail: the run fails, its child is skipped, and
-(abort_on_failure=False, the default) the unrelated branch still runs."""
+(abort_on_failure=False, the default) the unrelated branch still runs; what the failing
+step printed, and its traceback, are kept as its console."""
 
 from pipec import PipelineDecorator
 
 
 @PipelineDecorator.component(return_values=["value"])
 def bad():
+    import sys
+
     from pipec.testing.observe import body
 
     body("bad")
+    print("bad prints before it fails")
+    print("bad warns on stderr", file=sys.stderr)
     raise ValueError("planned failure")
 
 
