@@ -1,5 +1,6 @@
 """A pipeline whose first step reads the latest version of the iris dataset and whose
-second trains on it, as a ClearML pipeline reading a dataset is written.
+second trains on it and publishes the model, as a ClearML pipeline reading a dataset is
+written.
 
 Run create_dataset.py (and new_version.py) first, then this file, with python or
 `pipec run`. Only the imports point at pipec.
@@ -33,6 +34,22 @@ def train(data_frame, random_state: int = 42):
         X, y, test_size=0.2, random_state=random_state, stratify=y
     )
     model = LogisticRegression(max_iter=500).fit(X_train, y_train)
+
+    # publish the model, as ClearML's model docs do: evaluate_pipeline.py reads it back
+    import os
+    import pickle
+    import tempfile
+
+    from pipec import OutputModel, Task
+
+    weights = os.path.join(tempfile.mkdtemp(), "iris_classifier.pkl")
+    with open(weights, "wb") as handle:
+        pickle.dump(model, handle)
+    output_model = OutputModel(
+        task=Task.current_task(), name="iris classifier", framework="ScikitLearn"
+    )
+    output_model.update_weights(weights_filename=weights)
+    output_model.publish()
     return float(model.score(X_test, y_test))
 
 

@@ -568,7 +568,8 @@ def test_clearmls_dataset_flow_runs_on_local(
     tmp_path: Path, pipec_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Create a dataset from a folder, train from its latest version in a pipeline, add
-    a version with one file changed, train again: the step reading the dataset runs again
+    a version with one file changed, train again (each training publishes an OutputModel;
+    a second pipeline reads the latest with InputModel): the step reading the dataset runs again
     (its cache holds only for the version it read), and a third run is all cached."""
     monkeypatch.setenv("PIPEC_CACHE_DIR", str(tmp_path / "cache"))
     store = tmp_path / ".pipec" / "store"
@@ -598,6 +599,18 @@ def test_clearmls_dataset_flow_runs_on_local(
     assert found is not None
     (load,) = [s for s in found[1] if s.name == "load_dataset"]
     assert [(u.use, u.version) for u in load.datasets] == [("read", "1.0.1")]
+    (trained,) = [s for s in found[1] if s.name == "train"]
+    evaluated = run_pipec("run", DOCS_FLOW / "evaluate_pipeline.py", "--target", "local",
+                          "--json", pipec_home=pipec_home, cwd=tmp_path)  # fmt: skip
+    assert evaluated.returncode == 0, evaluated
+    summary = json.loads(evaluated.stdout)
+    assert summary["return_value"] > 0.9
+    run_record = find_run(Store(str(store)), summary["run_id"])
+    assert run_record is not None
+    (evaluate,) = run_record[1]
+    # the second pipeline read the model the second training published
+    read_id = Store(str(store)).get_value(evaluate.outputs["model_id"])
+    assert list(trained.model_ids.values()) == [read_id], (trained.model_ids, read_id)
     third = train()
     assert {s["status"] for s in third["steps"].values()} == {"cached"}
     assert third["return_value"] == second["return_value"]
