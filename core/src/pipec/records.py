@@ -232,6 +232,16 @@ class CacheEntry(_Record):
     datasets: list[DatasetUse] = Field(default_factory=list)
 
 
+RESULTS = ("outputs", "artifacts", "models", "model_ids", "input_models", "reports", "datasets")
+"""What a finished step produced: the fields a cache entry keeps, and a cache hit (or a
+step a resumed run reuses) takes back, so the two lists can never drift apart."""
+
+
+def results(record: StepRecord | CacheEntry) -> dict[str, Any]:
+    """`record`'s `RESULTS` fields, by name."""
+    return {name: getattr(record, name) for name in RESULTS}
+
+
 def jsonable(value: Any) -> JsonValue | None:
     """`value` if it is exact JSON, else None (records never hold pickles)."""
     try:

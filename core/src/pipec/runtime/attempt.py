@@ -27,7 +27,7 @@ from typing import Any
 from pipec import cache
 from pipec.errors import describe_error, user_exception, user_traceback
 from pipec.ir import Pipeline, SourceLocation, Step
-from pipec.records import Attempt, CacheEntry, Monitored, StepRecord, StoredValue, jsonable
+from pipec.records import Attempt, CacheEntry, Monitored, StepRecord, StoredValue, jsonable, results
 from pipec.runtime.context import StepContext, StepEnded, enter_step, leave_step
 from pipec.runtime.runstore import StepCall, StoredRun, open_run
 from pipec.runtime.values import InputError, resolve, step_inputs
@@ -333,13 +333,7 @@ def execute(
                 step=step.name,
                 step_id=record.id,
                 created=time.time(),
-                outputs=record.outputs,
-                artifacts=record.artifacts,
-                models=record.models,
-                model_ids=record.model_ids,
-                input_models=record.input_models,
-                reports=record.reports,
-                datasets=record.datasets,
+                **results(record),
             ),
         )
     return record

@@ -18,7 +18,7 @@ from typing import Any
 from pipec import cache, events
 from pipec.exprs import literal
 from pipec.ir import ArtifactRef, CallableSpec, OutputRef, Step, Template, iter_refs
-from pipec.records import Attempt, CacheEntry, StepRecord, StepStatus, jsonable
+from pipec.records import Attempt, CacheEntry, StepRecord, StepStatus, jsonable, results
 from pipec.refs import render
 from pipec.registry import datasets
 from pipec.runtime.attempt import monitored
@@ -219,13 +219,7 @@ class Lifecycle:
                 status="cached",
                 cache_hit=True,
                 cached_from=source,
-                outputs=done.outputs,
-                artifacts=done.artifacts,
-                models=done.models,
-                model_ids=done.model_ids,
-                input_models=done.input_models,
-                reports=done.reports,
-                datasets=done.datasets,
+                **results(done),
                 parameters={_input(step, k): jsonable(v) for k, v in node.parameters.items()},
                 ended=time.time(),
             )
