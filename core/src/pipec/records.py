@@ -242,6 +242,12 @@ def results(record: StepRecord | CacheEntry) -> dict[str, Any]:
     return {name: getattr(record, name) for name in RESULTS}
 
 
+def clear_results(record: StepRecord) -> None:
+    """Empty `record`'s `RESULTS`: an attempt starts with none of an earlier one's."""
+    for name in RESULTS:
+        setattr(record, name, StepRecord.model_fields[name].get_default(call_default_factory=True))
+
+
 def jsonable(value: Any) -> JsonValue | None:
     """`value` if it is exact JSON, else None (records never hold pickles)."""
     try:

@@ -27,7 +27,16 @@ from typing import Any
 from pipec import cache
 from pipec.errors import describe_error, user_exception, user_traceback
 from pipec.ir import Pipeline, SourceLocation, Step
-from pipec.records import Attempt, CacheEntry, Monitored, StepRecord, StoredValue, jsonable, results
+from pipec.records import (
+    Attempt,
+    CacheEntry,
+    Monitored,
+    StepRecord,
+    StoredValue,
+    clear_results,
+    jsonable,
+    results,
+)
 from pipec.runtime.context import StepContext, StepEnded, enter_step, leave_step
 from pipec.runtime.runstore import StepCall, StoredRun, open_run
 from pipec.runtime.values import InputError, resolve, step_inputs
@@ -248,10 +257,8 @@ def execute(
     run = run or open_run(call.store, call.pipeline, call.run_id, steps=False)
     step = run.step(call.step)
     record = run.step_record(call.step)
-    record.outputs, record.artifacts, record.models, record.reports = {}, {}, {}, []
-    record.model_ids, record.input_models = {}, {}
+    clear_results(record)
     record.monitored, record.for_pipeline = Monitored(), Monitored()
-    record.datasets = []
     started = time.time()
     error: str | None = None
     status = "completed"
